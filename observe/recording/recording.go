@@ -1,0 +1,209 @@
+// Package recording defines the recorded service graph: the versioned file
+// that is the contract between observe (which writes it) and synth (which
+// reads it). A recording holds the windows of traffic it covers, the
+// workloads and other peers seen, and one edge per (client, server, port).
+//
+// Everything here is deterministic: slices are kept sorted (Normalize), maps
+// are written with sorted keys, so the same input gives the same bytes.
+//
+// It imports only the standard library, sigs.k8s.io/yaml and gonum.
+package recording
+
+import (
+	"time"
+)
+
+// APIVersion and Kind identify the file format. Readers refuse other versions.
+const (
+	APIVersion = "cinch.cinchmesh.io/v1alpha1"
+	Kind       = "Recording"
+)
+
+// PeerID names a peer the way the truth files and `graph show -o json` do:
+// "namespace/workload" for a workload, "node:NAME" for a node address,
+// "ip:ADDRESS" for anything else.
+type PeerID string
+
+// Protocol is what an edge carried as far as tap can tell. Tap does not
+// report the HTTP version, so plain HTTP is "HTTP" (HTTP/1 or HTTP/2).
+type Protocol string
+
+const (
+	ProtocolHTTP Protocol = "HTTP"
+	ProtocolGRPC Protocol = "gRPC"
+)
+
+// Recording is the whole file.
+type Recording struct {
+	APIVersion string     `json:"apiVersion"`
+	Kind       string     `json:"kind"`
+	Windows    []Window   `json:"windows"`
+	Workloads  []Workload `json:"workloads,omitempty"`
+	Peers      []Peer     `json:"peers,omitempty"`
+	Edges      []Edge     `json:"edges"`
+}
+
+// New returns an empty recording with its type fields set.
+func New() *Recording {
+	return &Recording{APIVersion: APIVersion, Kind: Kind, Windows: []Window{}, Edges: []Edge{}}
+}
+
+// Window is one stretch of observation from one source.
+type Window struct {
+	// Source says where the traffic came from: "file:NAME", "tap:...".
+	Source string `json:"source"`
+	// Format of a file source: raw, json or text.
+	Format string     `json:"format,omitempty"`
+	Start  *time.Time `json:"start,omitempty"`
+	End    *time.Time `json:"end,omitempty"`
+	// Sampling says how complete the window is.
+	Sampling Sampling `json:"sampling"`
+	Events   int64    `json:"events"`
+	Requests int64    `json:"requests"`
+	// Warnings counts input skipped on purpose, by reason.
+	Warnings map[string]int64 `json:"warnings,omitempty"`
+	// Error is set when reading stopped early (with --keep-going): what was
+	// read before it is in the recording.
+	Error string `json:"error,omitempty"`
+}
+
+// Sampling describes how the traffic was collected.
+type Sampling struct {
+	// Sampled is true for tap: tap forwards at most MaxRPS requests per
+	// second per target, so counts are a sample, not totals.
+	Sampled bool `json:"sampled"`
+	// MaxRPS is tap's limit when known (0 when unknown, e.g. saved output).
+	MaxRPS float64 `json:"maxRps,omitempty"`
+}
+
+// Workload is a meshed or unmeshed Kubernetes workload seen as client or
+// server. Cluster fields (labels, ports, probes, services, annotations) are
+// present when cluster objects were available while recording, so later
+// stages never need the cluster.
+type Workload struct {
+	ID             PeerID `json:"id"`
+	Namespace      string `json:"namespace"`
+	Kind           string `json:"kind"`
+	Name           string `json:"name"`
+	ServiceAccount string `json:"serviceAccount,omitempty"`
+	// Identity is the workload's mesh identity when it is meshed.
+	Identity string `json:"identity,omitempty"`
+	Meshed   bool   `json:"meshed"`
+	// Labels are the pod template's labels (without pod-template-hash):
+	// what a Server's podSelector can match.
+	Labels   map[string]string `json:"labels,omitempty"`
+	Ports    []ContainerPort   `json:"ports,omitempty"`
+	Probes   []Probe           `json:"probes,omitempty"`
+	Services []string          `json:"services,omitempty"`
+	// DefaultInboundPolicy is config.linkerd.io/default-inbound-policy from
+	// the pod template, else from the namespace.
+	DefaultInboundPolicy string `json:"defaultInboundPolicy,omitempty"`
+}
+
+// ContainerPort is a declared container port.
+type ContainerPort struct {
+	Port     int32  `json:"port"`
+	Name     string `json:"name,omitempty"`
+	Protocol string `json:"protocol,omitempty"`
+}
+
+// Probe is an httpGet probe of the pod template, with its port resolved to a
+// number.
+type Probe struct {
+	Kind   string `json:"kind"` // liveness, readiness or startup
+	Port   int32  `json:"port"`
+	Path   string `json:"path"`
+	Scheme string `json:"scheme,omitempty"`
+}
+
+// PeerKind classifies non-workload peers.
+type PeerKind string
+
+const (
+	PeerNode     PeerKind = "node"
+	PeerExternal PeerKind = "ip"
+)
+
+// Peer is a client or server that is not a workload: a node address or any
+// other IP.
+type Peer struct {
+	ID   PeerID   `json:"id"`
+	Kind PeerKind `json:"kind"`
+	IPs  []string `json:"ips,omitempty"`
+}
+
+// Edge is the traffic from one client to one server port.
+type Edge struct {
+	Client   PeerID   `json:"client"`
+	Server   PeerID   `json:"server"`
+	Port     uint32   `json:"port"`
+	Protocol Protocol `json:"protocol"`
+	Requests int64    `json:"requests"`
+	// OutboundOnly is set when no inbound event was seen for this edge (the
+	// server's proxy was not tapped): the counts come from the client's
+	// proxy and carry no policy decision.
+	OutboundOnly bool `json:"outboundOnly,omitempty"`
+	// TLS counts requests by the client's tls state: "true" for mTLS, or
+	// the reason there was none.
+	TLS map[string]int64 `json:"tls,omitempty"`
+	// SourceIPs are the client addresses of requests without mTLS (what a
+	// NetworkAuthentication must cover), at most the recorder's limit;
+	// SourceIPsOverflow counts requests from addresses beyond it.
+	SourceIPs         []SourceIP `json:"sourceIPs,omitempty"`
+	SourceIPsOverflow int64      `json:"sourceIPsOverflow,omitempty"`
+	// Status counts responses by HTTP status; GRPCStatus by grpc-status
+	// (gRPC edges only); Resets counts streams reset before a response end.
+	Status     map[string]int64 `json:"status,omitempty"`
+	GRPCStatus map[string]int64 `json:"grpcStatus,omitempty"`
+	Resets     int64            `json:"resets,omitempty"`
+	// Latency is the time to response headers (tap's "latency").
+	Latency   Histogram  `json:"latency"`
+	FirstSeen *time.Time `json:"firstSeen,omitempty"`
+	LastSeen  *time.Time `json:"lastSeen,omitempty"`
+	// Decisions are the live policy decisions the server's proxy labelled
+	// the requests with.
+	Decisions []Decision `json:"decisions,omitempty"`
+	// Routes are the observed (method, path) pairs, at most the recorder's
+	// limit of distinct paths; RoutesOverflow counts the requests of paths
+	// beyond it, so Requests == sum(Routes) + RoutesOverflow.
+	Routes         []Route `json:"routes,omitempty"`
+	RoutesOverflow int64   `json:"routesOverflow,omitempty"`
+}
+
+// Key identifies an edge.
+type Key struct {
+	Client PeerID
+	Server PeerID
+	Port   uint32
+}
+
+// Key returns the edge's identity.
+func (e *Edge) Key() Key { return Key{e.Client, e.Server, e.Port} }
+
+// Decision is one live policy decision and how many requests got it. Each
+// is written "kind/name", with ".group" after the kind when it has one, as
+// the proxy labelled it (e.g. "default/all-unauthenticated",
+// "server.policy.linkerd.io/web-http").
+type Decision struct {
+	Server   string `json:"server"`
+	Route    string `json:"route,omitempty"`
+	Authz    string `json:"authz,omitempty"`
+	Requests int64  `json:"requests"`
+}
+
+// SourceIP is a client address and its request count.
+type SourceIP struct {
+	IP       string `json:"ip"`
+	Requests int64  `json:"requests"`
+}
+
+// Route is one observed method and raw path.
+type Route struct {
+	Method   string `json:"method"`
+	Path     string `json:"path"`
+	Requests int64  `json:"requests"`
+	// Probe is set when the requests were recognised as kubelet probes:
+	// the proxy's probe route, a node as the client, or a GET of one of
+	// the server's httpGet probe paths on that port.
+	Probe bool `json:"probe,omitempty"`
+}
