@@ -1,0 +1,163 @@
+// Package cluster turns Kubernetes objects (read from a file such as the
+// fixtures' .cluster.yaml, or later from a live cluster) into an inventory
+// that answers what the recorder needs: which workload owns a pod address,
+// which node owns an address, and what each workload declares (labels,
+// ports, httpGet probes, Services, service account, default inbound policy).
+//
+// It imports the standard library, k8s.io/api, k8s.io/apimachinery,
+// sigs.k8s.io/yaml and observe/recording.
+package cluster
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+
+	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/yaml"
+)
+
+// Objects are the cluster objects the inventory is built from.
+type Objects struct {
+	Nodes        []corev1.Node
+	Namespaces   []corev1.Namespace
+	Pods         []corev1.Pod
+	Services     []corev1.Service
+	ReplicaSets  []appsv1.ReplicaSet
+	Deployments  []appsv1.Deployment
+	StatefulSets []appsv1.StatefulSet
+	DaemonSets   []appsv1.DaemonSet
+	Jobs         []batchv1.Job
+	CronJobs     []batchv1.CronJob
+	// Ignored counts documents of kinds the inventory does not use.
+	Ignored int
+}
+
+// ReadFile reads a multi-document YAML (or JSON) file of cluster objects,
+// such as the output of `kubectl get -o yaml` (a List) or a concatenation of
+// manifests.
+func ReadFile(name string) (*Objects, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	objs, err := Read(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	return objs, nil
+}
+
+// Read parses YAML documents separated by "---" lines. Errors name the line
+// where the offending document starts.
+func Read(r io.Reader) (*Objects, error) {
+	objs := &Objects{}
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 16<<20)
+	var (
+		doc       bytes.Buffer
+		line      int
+		startLine = 1
+	)
+	flush := func() error {
+		if len(bytes.TrimSpace(doc.Bytes())) > 0 {
+			if err := objs.addDocument(doc.Bytes()); err != nil {
+				return fmt.Errorf("line %d: %w", startLine, err)
+			}
+		}
+		doc.Reset()
+		startLine = line + 1
+		return nil
+	}
+	for sc.Scan() {
+		line++
+		if bytes.Equal(bytes.TrimRight(sc.Bytes(), " \t\r"), []byte("---")) {
+			if err := flush(); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		doc.Write(sc.Bytes())
+		doc.WriteByte('\n')
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("line %d: %w", line, err)
+	}
+	line++
+	if err := flush(); err != nil {
+		return nil, err
+	}
+	return objs, nil
+}
+
+func (o *Objects) addDocument(data []byte) error {
+	js, err := yaml.YAMLToJSON(data)
+	if err != nil {
+		return err
+	}
+	return o.addJSON(js)
+}
+
+func (o *Objects) addJSON(js []byte) error {
+	var head struct {
+		APIVersion string            `json:"apiVersion"`
+		Kind       string            `json:"kind"`
+		Items      []json.RawMessage `json:"items"`
+	}
+	if err := json.Unmarshal(js, &head); err != nil {
+		return err
+	}
+	if head.Kind == "" {
+		return fmt.Errorf("document without kind")
+	}
+	var into any
+	switch head.Kind {
+	case "List":
+		for i, item := range head.Items {
+			if err := o.addJSON(item); err != nil {
+				return fmt.Errorf("item %d: %w", i, err)
+			}
+		}
+		return nil
+	case "Node":
+		into = appendTo(&o.Nodes)
+	case "Namespace":
+		into = appendTo(&o.Namespaces)
+	case "Pod":
+		into = appendTo(&o.Pods)
+	case "Service":
+		into = appendTo(&o.Services)
+	case "ReplicaSet":
+		into = appendTo(&o.ReplicaSets)
+	case "Deployment":
+		into = appendTo(&o.Deployments)
+	case "StatefulSet":
+		into = appendTo(&o.StatefulSets)
+	case "DaemonSet":
+		into = appendTo(&o.DaemonSets)
+	case "Job":
+		into = appendTo(&o.Jobs)
+	case "CronJob":
+		into = appendTo(&o.CronJobs)
+	default:
+		o.Ignored++
+		return nil
+	}
+	if err := json.Unmarshal(js, into); err != nil {
+		return fmt.Errorf("%s: %w", head.Kind, err)
+	}
+	return nil
+}
+
+// appendTo grows s by one zero element and returns a pointer to it.
+func appendTo[T any](s *[]T) *T {
+	var zero T
+	*s = append(*s, zero)
+	return &(*s)[len(*s)-1]
+}
