@@ -50,8 +50,14 @@ func newEdgeAcc() *edgeAcc {
 
 func (a *edgeAcc) add(ev *event.Event, limits recording.Limits) {
 	a.requests++
-	a.tls[ev.Source.TLS]++
-	if ev.Source.TLS != "true" {
+	// The connection's tls state: the server's proxy labels its client,
+	// the client's proxy labels its server.
+	tls := ev.Source.TLS
+	if ev.Direction == event.Outbound {
+		tls = ev.Destination.TLS
+	}
+	a.tls[tls]++
+	if tls != "true" {
 		if _, ok := a.sources[ev.Source.IP]; ok || len(a.sources) < limits.MaxSourceIPsPerEdge {
 			if a.sources == nil {
 				a.sources = map[netip.Addr]int64{}

@@ -143,8 +143,9 @@ type Edge struct {
 	// server's proxy was not tapped): the counts come from the client's
 	// proxy and carry no policy decision.
 	OutboundOnly bool `json:"outboundOnly,omitempty"`
-	// TLS counts requests by the client's tls state: "true" for mTLS, or
-	// the reason there was none.
+	// TLS counts requests by the connection's tls state: "true" for mTLS,
+	// or the reason there was none (as the server's proxy saw the client;
+	// for outbound-only edges as the client's proxy saw the server).
 	TLS map[string]int64 `json:"tls,omitempty"`
 	// SourceIPs are the client addresses of requests without mTLS (what a
 	// NetworkAuthentication must cover), at most the recorder's limit;
