@@ -95,57 +95,61 @@ func TestUpstreamMatchesTruth(t *testing.T) {
 	for _, app := range []string{"emojivoto", "booksapp"} {
 		for _, ext := range []string{"bin", "json", "txt"} {
 			t.Run(app+"/"+ext, func(t *testing.T) {
-				flows := readTruth(t, upstream(t, app+".truth.yaml"))
-				rec := record(t, app, ext)
-
-				wantEdges := map[recording.Key]int64{}
-				for _, f := range flows {
-					wantEdges[recording.Key{Client: f.From, Server: f.To, Port: f.Port}] += f.Requests
-				}
-				gotEdges := map[recording.Key]int64{}
-				for _, e := range rec.Edges {
-					gotEdges[e.Key()] = e.Requests
-					if e.OutboundOnly {
-						t.Errorf("edge %v is outbound-only; every upstream request has an inbound report", e.Key())
-					}
-					if e.RoutesOverflow != 0 {
-						t.Errorf("edge %v overflowed its route limit by %d", e.Key(), e.RoutesOverflow)
-					}
-				}
-				if diff := diffCounts(wantEdges, gotEdges); diff != "" {
-					t.Errorf("edge request counts (-want +got):\n%s", diff)
-				}
-
-				type routeKey struct {
-					edge           recording.Key
-					method, route string
-				}
-				wantRoutes := map[routeKey]int64{}
-				gotRoutes := map[routeKey]int64{}
-				for _, f := range flows {
-					wantRoutes[routeKey{recording.Key{Client: f.From, Server: f.To, Port: f.Port}, f.Method, f.Route}] += f.Requests
-				}
-				for _, e := range rec.Edges {
-					for _, r := range e.Routes {
-						matched := ""
-						for _, f := range flows {
-							if f.From == e.Client && f.To == e.Server && f.Port == e.Port && f.Method == r.Method && templateRegexp(f.Route).MatchString(r.Path) {
-								matched = f.Route
-								break
-							}
-						}
-						if matched == "" {
-							t.Errorf("edge %v: observed %s %s matches no truth route", e.Key(), r.Method, r.Path)
-							continue
-						}
-						gotRoutes[routeKey{e.Key(), r.Method, matched}] += r.Requests
-					}
-				}
-				if diff := diffCounts(wantRoutes, gotRoutes); diff != "" {
-					t.Errorf("route request counts (-want +got):\n%s", diff)
-				}
+				checkTruth(t, record(t, app, ext), readTruth(t, upstream(t, app+".truth.yaml")), nil)
 			})
 		}
+	}
+}
+
+// checkTruth compares rec's edges and routes with the truth flows.
+// outboundOnly names the edges expected to be seen only by clients.
+func checkTruth(t *testing.T, rec *recording.Recording, flows []truthFlow, outboundOnly map[recording.Key]bool) {
+	t.Helper()
+	wantEdges := map[recording.Key]int64{}
+	for _, f := range flows {
+		wantEdges[recording.Key{Client: f.From, Server: f.To, Port: f.Port}] += f.Requests
+	}
+	gotEdges := map[recording.Key]int64{}
+	for _, e := range rec.Edges {
+		gotEdges[e.Key()] = e.Requests
+		if e.OutboundOnly != outboundOnly[e.Key()] {
+			t.Errorf("edge %v outboundOnly = %v, want %v", e.Key(), e.OutboundOnly, outboundOnly[e.Key()])
+		}
+		if e.RoutesOverflow != 0 {
+			t.Errorf("edge %v overflowed its route limit by %d", e.Key(), e.RoutesOverflow)
+		}
+	}
+	if diff := diffCounts(wantEdges, gotEdges); diff != "" {
+		t.Errorf("edge request counts (-want +got):\n%s", diff)
+	}
+
+	type routeKey struct {
+		edge          recording.Key
+		method, route string
+	}
+	wantRoutes := map[routeKey]int64{}
+	gotRoutes := map[routeKey]int64{}
+	for _, f := range flows {
+		wantRoutes[routeKey{recording.Key{Client: f.From, Server: f.To, Port: f.Port}, f.Method, f.Route}] += f.Requests
+	}
+	for _, e := range rec.Edges {
+		for _, r := range e.Routes {
+			matched := ""
+			for _, f := range flows {
+				if f.From == e.Client && f.To == e.Server && f.Port == e.Port && f.Method == r.Method && templateRegexp(f.Route).MatchString(r.Path) {
+					matched = f.Route
+					break
+				}
+			}
+			if matched == "" {
+				t.Errorf("edge %v: observed %s %s matches no truth route", e.Key(), r.Method, r.Path)
+				continue
+			}
+			gotRoutes[routeKey{e.Key(), r.Method, matched}] += r.Requests
+		}
+	}
+	if diff := diffCounts(wantRoutes, gotRoutes); diff != "" {
+		t.Errorf("route request counts (-want +got):\n%s", diff)
 	}
 }
 
