@@ -642,30 +642,10 @@ func (d *RawDecoder) setLabel(key, val []byte, p *event.Peer, pol *event.Policy)
 // pod also carries its ReplicaSet; a CronJob's, its Job), and the top of the
 // chain is what a policy is written for.
 func (d *RawDecoder) setOwner(p *event.Peer, side int, kind string, val []byte) {
-	if len(val) == 0 || ownerKindRank(kind) < ownerKindRank(p.OwnerKind) {
+	if len(val) == 0 || ownerSignificance(kind) < ownerSignificance(p.OwnerKind) {
 		return
 	}
 	p.OwnerKind, p.Owner = kind, d.intern(side+slotOwner, val)
-}
-
-func ownerKindRank(kind string) int {
-	switch kind {
-	case "cronjob":
-		return 7
-	case "k8s_job", "job":
-		return 6
-	case "deployment":
-		return 5
-	case "statefulset":
-		return 4
-	case "daemonset":
-		return 3
-	case "replicationcontroller":
-		return 2
-	case "replicaset":
-		return 1
-	}
-	return 0
 }
 
 func (d *RawDecoder) decodeHTTP(b []byte, ev *event.Event) error {

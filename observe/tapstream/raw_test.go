@@ -2,15 +2,12 @@ package tapstream
 
 import (
 	"bytes"
-	"compress/gzip"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/netip"
-	"os"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -21,36 +18,6 @@ import (
 
 	"github.com/cinchmesh/cinch/observe/event"
 )
-
-// upstreamDir holds the real tap captures, in the shared checkout next to
-// the repository (/work/shared next to /work/main). Paths are relative to
-// this package's directory, where go test runs.
-var rawFixtureDir = filepath.Join("..", "..", "..", "shared", "fixtures", "upstream")
-
-// readFixture returns the decompressed content of an upstream fixture, or
-// skips the test when the shared checkout is not there.
-func readUpstreamFixture(tb testing.TB, name string) []byte {
-	tb.Helper()
-	path := filepath.Join(rawFixtureDir, name)
-	f, err := os.Open(path)
-	if errors.Is(err, os.ErrNotExist) {
-		abs, _ := filepath.Abs(path)
-		tb.Skipf("fixture %s not found: these tests need the shared fixtures (../shared next to the repository)", abs)
-	}
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer f.Close()
-	zr, err := gzip.NewReader(f)
-	if err != nil {
-		tb.Fatalf("%s: %v", path, err)
-	}
-	data, err := io.ReadAll(zr)
-	if err != nil {
-		tb.Fatalf("%s: %v", path, err)
-	}
-	return data
-}
 
 // decodeAll decodes every event of a raw stream, copying each.
 func decodeAllRaw(t *testing.T, d Decoder) ([]event.Event, error) {
@@ -78,7 +45,7 @@ func TestRawFixtureCounts(t *testing.T) {
 		{"emojivoto.tap.bin.gz", 3240},
 	} {
 		t.Run(tc.file, func(t *testing.T) {
-			data := readUpstreamFixture(t, tc.file)
+			data := upstream(t, tc.file)
 			d := NewRawDecoder(bytes.NewReader(data), event.NewInterner(event.DefaultInternLimit))
 			evs, err := decodeAllRaw(t, d)
 			if err != nil {
@@ -111,7 +78,7 @@ func TestRawFixtureCounts(t *testing.T) {
 }
 
 func TestRawFirstEmojivotoEvent(t *testing.T) {
-	data := readUpstreamFixture(t, "emojivoto.tap.bin.gz")
+	data := upstream(t, "emojivoto.tap.bin.gz")
 	var got event.Event
 	if err := NewRawDecoder(bytes.NewReader(data), nil).Next(&got); err != nil {
 		t.Fatal(err)
@@ -158,8 +125,8 @@ func TestRawFirstEmojivotoEvent(t *testing.T) {
 func TestRawMatchesJSON(t *testing.T) {
 	for _, name := range []string{"booksapp", "emojivoto"} {
 		t.Run(name, func(t *testing.T) {
-			raw := NewRawDecoder(bytes.NewReader(readUpstreamFixture(t, name+".tap.bin.gz")), nil)
-			js := json.NewDecoder(bytes.NewReader(readUpstreamFixture(t, name+".tap.json.gz")))
+			raw := NewRawDecoder(bytes.NewReader(upstream(t, name+".tap.bin.gz")), nil)
+			js := json.NewDecoder(bytes.NewReader(upstream(t, name+".tap.json.gz")))
 			var ev event.Event
 			for i := 1; ; i++ {
 				var want vizJSONEvent
@@ -831,7 +798,7 @@ func TestRawDecodeReusesBuffers(t *testing.T) {
 // Decoding a capture whose labels are already interned allocates nothing per
 // event.
 func TestRawDecodeAllocs(t *testing.T) {
-	data := readUpstreamFixture(t, "booksapp.tap.bin.gz")
+	data := upstream(t, "booksapp.tap.bin.gz")
 	in := event.NewInterner(event.DefaultInternLimit)
 	var ev event.Event
 	decode := func() {
@@ -855,7 +822,7 @@ func TestRawDecodeAllocs(t *testing.T) {
 }
 
 func BenchmarkRawDecode(b *testing.B) {
-	data := readUpstreamFixture(b, "booksapp.tap.bin.gz")
+	data := upstream(b, "booksapp.tap.bin.gz")
 	in := event.NewInterner(event.DefaultInternLimit)
 	var ev event.Event
 	events := 0
