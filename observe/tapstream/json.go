@@ -38,11 +38,13 @@ const (
 // "grpcStatusCode" (0 for plain HTTP), so every end event decodes with
 // End = EndGRPC unless it carries "resetErrorCode", which wins.
 //
-// Malformed JSON, a value too large, a read error and input that ends
+// Malformed JSON, a token too large, a read error and input that ends
 // inside an object are final: Next keeps returning the same error. A
-// well-formed event with a value of the wrong type is reported once; the
-// next call continues with the next event. DecodeError.Line is the line of
-// the offending token, or where the event began for truncated input;
+// well-formed event with a value of the wrong type (or out of range) is
+// reported once, and the next call continues with the next event: the
+// decoder records the first such error, skips the value and checks the rest
+// of the event's syntax before it reports it. DecodeError.Line is the line
+// of the offending token, or where the event began for truncated input;
 // DecodeError.Event counts objects, skipped ones included.
 //
 // Event.Time is left zero: the output carries no timestamps.
@@ -67,7 +69,8 @@ type JSONDecoder struct {
 	err     error // sticky error, io.EOF at the end
 	warn    Warnings
 	unknown unknownFields
-	sawID   bool // the current event carried a non-null id
+	sawID   bool  // the current event carried a non-null id
+	evErr   error // the first bad value of the current event
 
 	str     []byte // unescaped string values
 	keyBuf  []byte // keys that were unescaped or had to outlive a refill
@@ -137,18 +140,17 @@ type jsonError struct {
 
 func (e *jsonError) Error() string { return e.err.Error() }
 
-// fail turns an error from decodeEvent into the DecodeError Next returns,
-// and skips past the event when the input allows it.
+// fail turns an error from decodeEvent into the DecodeError Next returns.
+// A final error found after a bad value is kept for the next call: the bad
+// value comes first in the input.
 func (d *JSONDecoder) fail(err error) error {
 	de, fatal := d.decodeError(err)
-	if fatal {
-		d.err = de
+	if !fatal {
 		return de
 	}
-	// The JSON is well-formed so far: skip to the end of the event so that
-	// the next call can go on. If that fails, the next call says why.
-	if err := d.skipRest(); err != nil {
-		d.err, _ = d.decodeError(err)
+	d.err = de
+	if d.evErr != nil {
+		de, _ = d.decodeError(d.evErr)
 	}
 	return de
 }
@@ -174,9 +176,10 @@ func (d *JSONDecoder) inputErr() error {
 	return &jsonError{line: d.evLine, fatal: true, err: ErrTruncated}
 }
 
-// typeErr reports a value of the wrong type at parent.field (both
-// optional), where want was expected. The value is at pos, unconsumed.
-func (d *JSONDecoder) typeErr(parent, field, want string) error {
+// mistyped handles a value of the wrong type at parent.field (both
+// optional), where want was expected: it records the error for the event
+// and skips the value, which is at pos. It returns only syntax errors.
+func (d *JSONDecoder) mistyped(parent, field, want string) error {
 	var found string
 	switch c := d.buf[d.pos]; {
 	case c == '"':
@@ -194,12 +197,17 @@ func (d *JSONDecoder) typeErr(parent, field, want string) error {
 	default:
 		return d.syntaxErr("invalid character %s looking for the value of %s", quoteChar(c), joinPath(parent, field))
 	}
-	return d.valueErr(parent, field, "want %s, found %s", want, found)
+	d.bad(parent, field, "want %s, found %s", want, found)
+	return d.skipValue()
 }
 
-// valueErr reports a bad value at parent.field.
-func (d *JSONDecoder) valueErr(parent, field, format string, args ...any) error {
-	return &jsonError{line: d.line, err: fmt.Errorf("%s: %s", joinPath(parent, field), fmt.Sprintf(format, args...))}
+// bad records a bad value at parent.field, unless the event already has
+// one: the event is then reported rather than returned, once its syntax
+// has been checked to the end.
+func (d *JSONDecoder) bad(parent, field, format string, args ...any) {
+	if d.evErr == nil {
+		d.evErr = &jsonError{line: d.line, err: fmt.Errorf("%s: %s", joinPath(parent, field), fmt.Sprintf(format, args...))}
+	}
 }
 
 func joinPath(parent, field string) string {
@@ -651,42 +659,9 @@ func (d *JSONDecoder) skipValue() error {
 	return d.syntaxErr("invalid character %s looking for the beginning of a value", quoteChar(c))
 }
 
-// skipRest skips to the end of the event after a type error. It only
-// tokenizes, without checking the grammar: the event is being dropped, and
-// the next one is checked in full.
-func (d *JSONDecoder) skipRest() error {
-	for d.depth > 0 {
-		c, err := d.next()
-		if err != nil {
-			return err
-		}
-		switch {
-		case c == '{' || c == '[':
-			d.pos++
-			d.depth++
-		case c == '}' || c == ']':
-			d.pos++
-			d.depth--
-		case c == ',' || c == ':':
-			d.pos++
-		case c == '"':
-			_, _, err = d.readString(&d.str)
-		case c == 't' || c == 'f' || c == 'n':
-			err = d.literal()
-		case c == '-' || '0' <= c && c <= '9':
-			_, err = d.number()
-		default:
-			err = d.syntaxErr("invalid character %s", quoteChar(c))
-		}
-		if err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // Typed values. Each reads the value at parent.field (for messages); null
-// reads as absent, as with encoding/json.
+// reads as absent, as with encoding/json, and so does a value of the wrong
+// type or out of range, after recording the error with bad.
 
 // object reads the start of an object; ok is false for null.
 func (d *JSONDecoder) object(parent, field string) (ok bool, err error) {
@@ -699,7 +674,7 @@ func (d *JSONDecoder) object(parent, field string) (ok bool, err error) {
 	case c == 'n':
 		return false, d.literal()
 	}
-	return false, d.typeErr(parent, field, "an object")
+	return false, d.mistyped(parent, field, "an object")
 }
 
 // string reads a string, valid until the next read; null reads as empty.
@@ -714,7 +689,7 @@ func (d *JSONDecoder) string(parent, field string) ([]byte, error) {
 	case c == 'n':
 		return nil, d.literal()
 	}
-	return nil, d.typeErr(parent, field, "a string")
+	return nil, d.mistyped(parent, field, "a string")
 }
 
 // int reads an integer in [lo, hi].
@@ -726,7 +701,7 @@ func (d *JSONDecoder) int(parent, field string, lo, hi int64) (int64, error) {
 	case c == 'n':
 		return 0, d.literal()
 	case c != '-' && (c < '0' || '9' < c):
-		return 0, d.typeErr(parent, field, "an integer")
+		return 0, d.mistyped(parent, field, "an integer")
 	}
 	tok, err := d.number()
 	if err != nil {
@@ -742,7 +717,8 @@ func (d *JSONDecoder) int(parent, field string, lo, hi int64) (int64, error) {
 	var n int64
 	for _, c := range digits {
 		if c < '0' || '9' < c {
-			return 0, d.valueErr(parent, field, "want an integer, found %s", tok)
+			d.bad(parent, field, "want an integer, found %s", tok)
+			return 0, nil
 		}
 		if n = n*10 + int64(c-'0'); n > limit {
 			break
@@ -752,7 +728,8 @@ func (d *JSONDecoder) int(parent, field string, lo, hi int64) (int64, error) {
 		n = -n
 	}
 	if n < lo || n > hi {
-		return 0, d.valueErr(parent, field, "%s out of range [%d, %d]", tok, lo, hi)
+		d.bad(parent, field, "%s out of range [%d, %d]", tok, lo, hi)
+		return 0, nil
 	}
 	return n, nil
 }
@@ -766,7 +743,7 @@ func (d *JSONDecoder) uint(parent, field string, hi uint64) (uint64, error) {
 	case c == 'n':
 		return 0, d.literal()
 	case c != '-' && (c < '0' || '9' < c):
-		return 0, d.typeErr(parent, field, "an unsigned integer")
+		return 0, d.mistyped(parent, field, "an unsigned integer")
 	}
 	tok, err := d.number()
 	if err != nil {
@@ -776,12 +753,15 @@ func (d *JSONDecoder) uint(parent, field string, hi uint64) (uint64, error) {
 	for _, c := range tok {
 		if c < '0' || '9' < c {
 			if c == '-' {
-				return 0, d.valueErr(parent, field, "%s out of range [0, %d]", tok, hi)
+				d.bad(parent, field, "%s out of range [0, %d]", tok, hi)
+			} else {
+				d.bad(parent, field, "want an integer, found %s", tok)
 			}
-			return 0, d.valueErr(parent, field, "want an integer, found %s", tok)
+			return 0, nil
 		}
 		if v > hi/10 || v*10 > hi-uint64(c-'0') {
-			return 0, d.valueErr(parent, field, "%s out of range [0, %d]", tok, hi)
+			d.bad(parent, field, "%s out of range [0, %d]", tok, hi)
+			return 0, nil
 		}
 		v = v*10 + uint64(c-'0')
 	}
@@ -801,7 +781,7 @@ func (d *JSONDecoder) decodeEvent(ev *event.Event) (skip string, err error) {
 	if err := d.open(); err != nil {
 		return "", err
 	}
-	d.sawID = false
+	d.sawID, d.evErr = false, nil
 	for first := true; ; first = false {
 		key, ok, err := d.member(first)
 		if err != nil {
@@ -835,6 +815,8 @@ func (d *JSONDecoder) decodeEvent(ev *event.Event) (skip string, err error) {
 		}
 	}
 	switch {
+	case d.evErr != nil:
+		return "", d.evErr
 	case ev.Kind == event.KindUnknown:
 		return warnNoHTTP, nil
 	case !d.sawID:
@@ -883,11 +865,11 @@ func (d *JSONDecoder) peer(p *event.Peer, pol *event.Policy, dest bool, name str
 			if len(s) == 0 {
 				continue // no address: Next counts it
 			}
-			ip, ok := parseIP(s)
-			if !ok {
-				return d.valueErr(name, "ip", "invalid IP address %q", s)
+			if ip, ok := parseIP(s); ok {
+				p.IP = ip
+			} else {
+				d.bad(name, "ip", "invalid IP address %q", s)
 			}
-			p.IP = ip
 		case "port":
 			v, err := d.uint(name, "port", maxUint32)
 			if err != nil {
@@ -933,18 +915,30 @@ func (d *JSONDecoder) labels(p *event.Peer, pol *event.Policy, dest bool, name s
 				return err
 			}
 		default:
-			return d.typeErr(name+".metadata", string(d.label), "a string")
+			if err := d.mistyped(name+".metadata", string(d.label), "a string"); err != nil {
+				return err
+			}
 		}
 	}
 }
 
-// kind sets the event kind, refusing a second one.
-func (d *JSONDecoder) kind(ev *event.Event, k event.Kind, name string) error {
-	if ev.Kind != event.KindUnknown {
-		return d.valueErr("", name, "the event already has a %s", kindKey(ev.Kind))
+// kind sets the event kind. A second one is an error, and the payload
+// object, whose '{' has been read, is skipped.
+func (d *JSONDecoder) kind(ev *event.Event, k event.Kind, name string) (ok bool, err error) {
+	if ev.Kind == event.KindUnknown {
+		ev.Kind = k
+		return true, nil
 	}
-	ev.Kind = k
-	return nil
+	d.bad("", name, "the event already has a %s", kindKey(ev.Kind))
+	for first := true; ; first = false {
+		_, ok, err := d.member(first)
+		if err != nil || !ok {
+			return false, err
+		}
+		if err := d.skipValue(); err != nil {
+			return false, err
+		}
+	}
 }
 
 func kindKey(k event.Kind) string {
@@ -962,7 +956,7 @@ func (d *JSONDecoder) requestInit(ev *event.Event) error {
 	if ok, err := d.object("", name); !ok {
 		return err
 	}
-	if err := d.kind(ev, event.RequestInit, name); err != nil {
+	if ok, err := d.kind(ev, event.RequestInit, name); !ok {
 		return err
 	}
 	for first := true; ; first = false {
@@ -1007,7 +1001,7 @@ func (d *JSONDecoder) responseInit(ev *event.Event) error {
 	if ok, err := d.object("", name); !ok {
 		return err
 	}
-	if err := d.kind(ev, event.ResponseInit, name); err != nil {
+	if ok, err := d.kind(ev, event.ResponseInit, name); !ok {
 		return err
 	}
 	for first := true; ; first = false {
@@ -1042,7 +1036,7 @@ func (d *JSONDecoder) responseEnd(ev *event.Event) error {
 	if ok, err := d.object("", name); !ok {
 		return err
 	}
-	if err := d.kind(ev, event.ResponseEnd, name); err != nil {
+	if ok, err := d.kind(ev, event.ResponseEnd, name); !ok {
 		return err
 	}
 	for first := true; ; first = false {
@@ -1155,7 +1149,7 @@ func (d *JSONDecoder) headers(ev *event.Event, path string) error {
 	case c == 'n':
 		return d.literal()
 	case c != '[':
-		return d.typeErr(path, "", "an array")
+		return d.mistyped(path, "", "an array")
 	}
 	if err := d.open(); err != nil {
 		return err
@@ -1198,10 +1192,9 @@ func (d *JSONDecoder) header(ev *event.Event, parent string) error {
 		case "valueBin":
 			if s, err = d.string(parent, "valueBin"); err == nil {
 				d.hdrVal = append(d.hdrVal[:0], make([]byte, base64.StdEncoding.DecodedLen(len(s)))...)
-				var n int
-				n, err = base64.StdEncoding.Decode(d.hdrVal, s)
-				if err != nil {
-					return d.valueErr(parent, "valueBin", "invalid base64: %v", err)
+				n, berr := base64.StdEncoding.Decode(d.hdrVal, s)
+				if berr != nil {
+					d.bad(parent, "valueBin", "invalid base64: %v", berr)
 				}
 				d.hdrVal = d.hdrVal[:n]
 			}

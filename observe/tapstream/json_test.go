@@ -592,30 +592,62 @@ func TestJSONReadsLazily(t *testing.T) {
 	}
 }
 
+// FuzzJSONDecoder checks that the decoder neither panics nor loops, and
+// that it tells well-formed input from malformed as encoding/json does: it
+// fails with a syntax error (or truncation) exactly when encoding/json cannot
+// read the input as a stream of objects.
 func FuzzJSONDecoder(f *testing.F) {
 	f.Add(jsonReq + jsonRsp + jsonEnd)
 	f.Add(indent(jsonEnd))
-	f.Add(`{"x":"\ud800\u0041","y":[1,-2.5e+3,{"z":null}]}`)
+	f.Add(`{"x":"\ud800\u0041","y":[1,-2.5e+3,{"z":null}],"routeMeta":{"a":true}}`)
 	f.Add(replace(jsonRsp, `"port":52311`, `"port":"x"`) + jsonEnd)
+	f.Add(replace(jsonReq, `"valueStr":"application/grpc"`, `"valueBin":"YQ=="`))
 	f.Fuzz(func(t *testing.T, in string) {
+		if strings.Count(in, "[")+strings.Count(in, "{") >= jsonMaxDepth {
+			t.Skip("deeper than the decoder's limit, which encoding/json does not have")
+		}
 		d := NewJSONDecoder(strings.NewReader(in), nil)
 		var (
-			ev   event.Event
-			prev error
+			ev        event.Event
+			prev      error
+			malformed error
 		)
 		for i := 0; ; i++ {
 			err := d.Next(&ev)
 			if err == io.EOF || err != nil && err == prev {
-				return // the end, or a final error
+				break // the end, or a final error
 			}
 			var de *DecodeError
 			if err != nil && !errors.As(err, &de) {
 				t.Fatalf("error %v is not a *DecodeError", err)
 			}
+			if err != nil && (errors.Is(err, ErrTruncated) || strings.Contains(err.Error(), "malformed JSON")) {
+				malformed = err
+				break
+			}
 			if i > len(in) {
 				t.Fatalf("more results than input bytes")
 			}
 			prev = err
+		}
+
+		std := json.NewDecoder(strings.NewReader(in))
+		var stdErr error
+		for {
+			var v json.RawMessage
+			if err := std.Decode(&v); err != nil {
+				if err != io.EOF {
+					stdErr = err
+				}
+				break
+			}
+			if v[0] != '{' {
+				stdErr = fmt.Errorf("%.10s is not an object", v)
+				break
+			}
+		}
+		if (malformed == nil) != (stdErr == nil) {
+			t.Fatalf("decoder: %v\nencoding/json: %v", malformed, stdErr)
 		}
 	})
 }
