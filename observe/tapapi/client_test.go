@@ -1,0 +1,151 @@
+package tapapi
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/base64"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"testing"
+
+	"google.golang.org/protobuf/encoding/protowire"
+
+	"github.com/cinchmesh/cinch/observe/event"
+	"github.com/cinchmesh/cinch/observe/tapstream"
+)
+
+func booksappStream(t *testing.T) []byte {
+	t.Helper()
+	f, err := os.Open("../../../shared/fixtures/upstream/booksapp.tap.bin.gz")
+	if err != nil {
+		t.Skipf("upstream tap stream not available (needs ../shared next to the repository): %v", err)
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
+func TestWatchStreamsFramedEvents(t *testing.T) {
+	stream := booksappStream(t)
+	params := Params{Target: Target{Kind: "deployment", Name: "webapp"}, Namespace: "booksapp", MaxRPS: 100}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		if r.Method != http.MethodPost || r.URL.Path != params.URL() || !bytes.Equal(body, params.Body()) {
+			http.Error(w, "unexpected request "+r.Method+" "+r.URL.Path+" "+base64.StdEncoding.EncodeToString(body), http.StatusBadRequest)
+			return
+		}
+		w.Header().Set("Content-Type", "application/octet-stream")
+		// Chunks that cut frames anywhere, flushed one by one, as a
+		// streaming response arrives.
+		for rest := stream; len(rest) > 0; {
+			n := min(len(rest), 4093)
+			w.Write(rest[:n])
+			w.(http.Flusher).Flush()
+			rest = rest[n:]
+		}
+	}))
+	defer srv.Close()
+
+	c := &Client{HTTP: srv.Client(), Host: srv.URL}
+	s, err := c.Watch(context.Background(), params, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var ev event.Event
+	n := 0
+	for {
+		err := s.Next(&ev)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatalf("event %d: %v", n+1, err)
+		}
+		n++
+	}
+	if n != 17700 {
+		t.Errorf("events = %d, want 17700", n)
+	}
+}
+
+func TestWatchMidStreamBreak(t *testing.T) {
+	stream := booksappStream(t)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write(stream[:10000])
+		w.(http.Flusher).Flush()
+		panic(http.ErrAbortHandler) // the connection breaks mid-frame
+	}))
+	defer srv.Close()
+	c := &Client{HTTP: srv.Client(), Host: srv.URL}
+	s, err := c.Watch(context.Background(), Params{Target: Target{Kind: "namespace", Name: "booksapp"}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var ev event.Event
+	n := 0
+	for err = s.Next(&ev); err == nil; err = s.Next(&ev) {
+		n++
+	}
+	var de *tapstream.DecodeError
+	if n == 0 || err == io.EOF || !errors.As(err, &de) {
+		t.Errorf("after %d events: err = %v, want a decode error for the broken stream", n, err)
+	}
+}
+
+func TestWatchErrorShapes(t *testing.T) {
+	apiError := protowire.AppendString(protowire.AppendTag(nil, 1, protowire.BytesType), "no pods to tap for deployment/web")
+	for _, tc := range []struct {
+		name    string
+		handler http.HandlerFunc
+		code    int
+		want    []string
+	}{
+		{"linkerd-error", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("linkerd-error", "error")
+			w.Write(apiError)
+		}, 0, []string{"tap deployment/web", "no pods to tap"}},
+		{"rbac", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusForbidden)
+			w.Write([]byte(`{"kind":"Status","apiVersion":"v1","status":"Failure","message":"deployments.tap.linkerd.io \"web\" is forbidden: User \"dev\" cannot watch resource \"deployments/tap\" in API group \"tap.linkerd.io\"","reason":"Forbidden","code":403}`))
+		}, 403, []string{"forbidden", "linkerd-linkerd-viz-tap-admin", "docs/rbac.md"}},
+		{"viz missing", func(w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(http.StatusNotFound)
+			w.Write([]byte(`404 page not found`))
+		}, 404, []string{"404", "linkerd-viz installed"}},
+		{"viz unavailable", func(w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			w.Write([]byte(`{"kind":"Status","message":"service unavailable","reason":"ServiceUnavailable","code":503}`))
+		}, 503, []string{"service unavailable", "v1alpha1.tap.linkerd.io"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := httptest.NewServer(tc.handler)
+			defer srv.Close()
+			c := &Client{HTTP: srv.Client(), Host: srv.URL}
+			_, err := c.Watch(context.Background(), Params{Target: Target{Kind: "deployment", Name: "web"}, Namespace: "shop"}, nil)
+			var ae *APIError
+			if !errors.As(err, &ae) || ae.Code != tc.code {
+				t.Fatalf("err = %v, want an APIError with code %d", err, tc.code)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not mention %q", err, w)
+				}
+			}
+		})
+	}
+}
