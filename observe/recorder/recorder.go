@@ -92,6 +92,11 @@ func (r *Recorder) EndWindow(warnings map[string]int, err error) {
 	clear(r.pending)
 }
 
+// AddGap notes in the current window that a stream was down.
+func (r *Recorder) AddGap(g recording.Gap) {
+	r.cur.Gaps = append(r.cur.Gaps, g)
+}
+
 func (r *Recorder) warn(reason string, n int64) {
 	if r.cur.Warnings == nil {
 		r.cur.Warnings = map[string]int64{}

@@ -65,6 +65,17 @@ type Window struct {
 	// Error is set when reading stopped early (with --keep-going): what was
 	// read before it is in the recording.
 	Error string `json:"error,omitempty"`
+	// Gaps are the stretches of a live window when a stream was down (a tap
+	// pod restart, an API server hiccup) before it was re-established.
+	Gaps []Gap `json:"gaps,omitempty"`
+}
+
+// Gap is a stretch of a live window without events from one target.
+type Gap struct {
+	Target string    `json:"target"`
+	Start  time.Time `json:"start"`
+	End    time.Time `json:"end"`
+	Error  string    `json:"error"`
 }
 
 // Sampling describes how the traffic was collected.

@@ -1,0 +1,156 @@
+// Package live records a window of live traffic from the viz tap API: one
+// stream per target, events stamped on arrival, streams that break retried
+// with backoff and the gap noted in the window, until the window's duration
+// passes or its context is cancelled.
+//
+// It imports observe/tapapi, observe/recorder, observe/recording,
+// observe/tapstream and observe/event.
+package live
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/cinchmesh/cinch/observe/event"
+	"github.com/cinchmesh/cinch/observe/recorder"
+	"github.com/cinchmesh/cinch/observe/recording"
+	"github.com/cinchmesh/cinch/observe/tapapi"
+)
+
+// Watcher opens tap streams; *tapapi.Client implements it.
+type Watcher interface {
+	Watch(ctx context.Context, p tapapi.Params, in *event.Interner) (*tapapi.Stream, error)
+}
+
+var _ Watcher = (*tapapi.Client)(nil)
+
+// Options configure a live window.
+type Options struct {
+	Duration time.Duration
+	// Backoff is the first wait before reopening a broken stream; it
+	// doubles up to MaxBackoff.
+	Backoff, MaxBackoff time.Duration
+	// Now stamps events; time.Now when nil.
+	Now func() time.Time
+}
+
+// Record folds the events of all targets into rec for one window. It
+// returns when the window is over (duration or ctx); refusals by the API
+// (RBAC, tap not installed) end it at once with the error, while broken
+// streams are reopened and noted as gaps. rec must be in a window.
+func Record(ctx context.Context, w Watcher, targets []tapapi.Params, rec *recorder.Recorder, opts Options) error {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Backoff <= 0 {
+		opts.Backoff = 500 * time.Millisecond
+	}
+	if opts.MaxBackoff < opts.Backoff {
+		opts.MaxBackoff = 30 * time.Second
+	}
+	if opts.Duration > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, opts.Duration)
+		defer cancel()
+	}
+	ctx, stop := context.WithCancelCause(ctx)
+	defer stop(nil)
+
+	var (
+		mu       sync.Mutex // guards rec and warnings
+		warnings = map[string]int{}
+		wg       sync.WaitGroup
+	)
+	for _, p := range targets {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := follow(ctx, w, p, rec, &mu, warnings, opts); err != nil {
+				stop(err)
+			}
+		}()
+	}
+	wg.Wait()
+	rec.EndWindow(warnings, nil)
+	if err := context.Cause(ctx); err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	return nil
+}
+
+// follow keeps one target's stream open until ctx ends.
+func follow(ctx context.Context, w Watcher, p tapapi.Params, rec *recorder.Recorder, mu *sync.Mutex, warnings map[string]int, opts Options) error {
+	target := p.Target.Kind + "/" + p.Target.Name
+	in := event.NewInterner(event.DefaultInternLimit)
+	backoff := opts.Backoff
+	var down *recording.Gap
+	for ctx.Err() == nil {
+		s, err := w.Watch(ctx, p, in)
+		var apiErr *tapapi.APIError
+		if errors.As(err, &apiErr) {
+			return err
+		}
+		if err == nil {
+			if down != nil {
+				down.End = opts.Now().UTC()
+				mu.Lock()
+				rec.AddGap(*down)
+				mu.Unlock()
+				down = nil
+			}
+			backoff = opts.Backoff
+			err = drain(ctx, s, rec, mu, warnings, opts.Now)
+			s.Close()
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		if down == nil {
+			down = &recording.Gap{Target: target, Start: opts.Now().UTC(), Error: fmt.Sprint(err)}
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, opts.MaxBackoff)
+	}
+	if down != nil {
+		down.End = opts.Now().UTC()
+		mu.Lock()
+		rec.AddGap(*down)
+		mu.Unlock()
+	}
+	return nil
+}
+
+// drain folds a stream's events into rec until it ends; a clean end is
+// reported as io.ErrUnexpectedEOF, since a live stream should not end.
+func drain(ctx context.Context, s *tapapi.Stream, rec *recorder.Recorder, mu *sync.Mutex, warnings map[string]int, now func() time.Time) error {
+	defer func() {
+		mu.Lock()
+		for k, v := range s.Warnings() {
+			warnings[k] += v
+		}
+		mu.Unlock()
+	}()
+	stopOnCancel := context.AfterFunc(ctx, func() { s.Close() })
+	defer stopOnCancel()
+	var ev event.Event
+	for {
+		err := s.Next(&ev)
+		if err == io.EOF {
+			return io.ErrUnexpectedEOF
+		}
+		if err != nil {
+			return err
+		}
+		ev.Time = now()
+		mu.Lock()
+		rec.Add(&ev)
+		mu.Unlock()
+	}
+}

@@ -1,0 +1,114 @@
+package live
+
+import (
+	"compress/gzip"
+	"context"
+	"encoding/binary"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/cinchmesh/cinch/observe/recorder"
+	"github.com/cinchmesh/cinch/observe/recording"
+	"github.com/cinchmesh/cinch/observe/tapapi"
+)
+
+func booksapp(t *testing.T) []byte {
+	t.Helper()
+	f, err := os.Open("../../../shared/fixtures/upstream/booksapp.tap.bin.gz")
+	if err != nil {
+		t.Skipf("upstream tap stream not available (needs ../shared next to the repository): %v", err)
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
+// frameStart returns the offset of the frame holding byte off.
+func frameStart(stream []byte, off int) int {
+	for at := 0; ; {
+		next := at + 4 + int(binary.LittleEndian.Uint32(stream[at:]))
+		if next > off {
+			return at
+		}
+		at = next
+	}
+}
+
+// TestStreamBreakIsRetriedAndNoted replays booksapp through a tap server
+// that dies mid-frame once; the reopened stream resumes at that frame (as a
+// new tap session would carry on with new traffic), so the recording must
+// still count every request, and the window must note the gap.
+func TestStreamBreakIsRetriedAndNoted(t *testing.T) {
+	stream := booksapp(t)
+	cut := 300_001
+	resume := frameStart(stream, cut)
+	var conns atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch conns.Add(1) {
+		case 1:
+			w.Write(stream[:cut])
+			w.(http.Flusher).Flush()
+			panic(http.ErrAbortHandler)
+		case 2:
+			w.Write(stream[resume:])
+			w.(http.Flusher).Flush()
+		}
+		<-r.Context().Done() // a live stream stays open until the window ends
+	}))
+	defer srv.Close()
+
+	rec := recorder.New(recorder.Options{})
+	rec.BeginWindow(recording.Window{Source: "tap:ns/booksapp"})
+	err := Record(context.Background(), &tapapi.Client{HTTP: srv.Client(), Host: srv.URL},
+		[]tapapi.Params{{Target: tapapi.Target{Kind: "namespace", Name: "booksapp"}, MaxRPS: 100}},
+		rec, Options{Duration: 500 * time.Millisecond, Backoff: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := rec.Recording()
+	var requests int64
+	for _, e := range r.Edges {
+		requests += e.Requests
+		if e.FirstSeen == nil || e.LastSeen == nil {
+			t.Errorf("edge %v has no first/last seen", e.Key())
+		}
+	}
+	if requests != 3000 {
+		t.Errorf("requests = %d, want all 3000 of booksapp", requests)
+	}
+	gaps := r.Windows[0].Gaps
+	if len(gaps) != 1 || gaps[0].Target != "namespace/booksapp" || gaps[0].End.Before(gaps[0].Start) || gaps[0].Error == "" {
+		t.Errorf("gaps = %+v, want one noted gap for namespace/booksapp", gaps)
+	}
+}
+
+func TestRefusalEndsTheWindow(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusForbidden)
+		w.Write([]byte(`{"kind":"Status","message":"forbidden: cannot watch tap.linkerd.io","reason":"Forbidden","code":403}`))
+	}))
+	defer srv.Close()
+	rec := recorder.New(recorder.Options{})
+	rec.BeginWindow(recording.Window{Source: "tap"})
+	err := Record(context.Background(), &tapapi.Client{HTTP: srv.Client(), Host: srv.URL},
+		[]tapapi.Params{{Target: tapapi.Target{Kind: "deployment", Name: "web"}, Namespace: "shop"}},
+		rec, Options{Duration: time.Minute})
+	var ae *tapapi.APIError
+	if !errors.As(err, &ae) || ae.Code != 403 || !strings.Contains(err.Error(), "tap.linkerd.io") {
+		t.Errorf("err = %v, want the 403 refusal", err)
+	}
+}
