@@ -15,6 +15,8 @@ import (
 )
 
 type observeOptions struct {
+	kube        kubeOptions
+	duration    time.Duration
 	fromFiles   []string
 	format      string
 	clusterFile string
@@ -27,7 +29,7 @@ type observeOptions struct {
 }
 
 func (o *observeOptions) addFlags(fs *pflag.FlagSet) {
-	fs.StringArrayVar(&o.fromFiles, "from-file", nil, "saved tap output to record (raw stream, `linkerd viz tap -o json` or text output; gzip is read transparently; - is stdin); repeatable")
+	fs.StringArrayVar(&o.fromFiles, "from-file", nil, "saved tap output to record (raw stream, the JSON or the text output of linkerd viz tap; gzip is read transparently; - is stdin); repeatable")
 	fs.StringVar(&o.format, "format", "", "force the input format (raw, json, text) instead of detecting it")
 	fs.StringVar(&o.clusterFile, "cluster-file", "", "cluster objects as YAML (kubectl get -o yaml output or manifests) to name addresses and enrich workloads")
 	fs.StringVar(&o.trustDomain, "trust-domain", cluster.DefaultTrustDomain, "mesh trust domain, for identities derived from --cluster-file")
@@ -35,7 +37,8 @@ func (o *observeOptions) addFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.keepGoing, "keep-going", false, "on bad input, keep what was recorded up to the error, note it in the window and go on with the next file (the exit code is still 3)")
 	fs.StringVar(&o.start, "window-start", "", "when the saved output was taken (RFC 3339), recorded as the window's start")
 	fs.StringVar(&o.end, "window-end", "", "when the saved output ended (RFC 3339)")
-	fs.Float64Var(&o.maxRPS, "max-rps", 0, "the --max-rps the saved output was tapped with, if known (tap samples; 0 = unknown)")
+	fs.Float64Var(&o.maxRPS, "max-rps", 0, "live: requests per second tap forwards per target (default 100, tap's own); files: the rate the saved output was tapped with, if known (0 = unknown)")
+	fs.DurationVar(&o.duration, "duration", 5*time.Minute, "live: how long to record (the window); Ctrl-C ends it early and still writes the recording")
 	fs.IntVar(&o.limits.MaxPathsPerEdge, "max-paths-per-edge", recording.DefaultLimits.MaxPathsPerEdge, "distinct raw paths kept per edge; requests beyond are counted as overflow")
 	fs.IntVar(&o.limits.MaxSourceIPsPerEdge, "max-source-ips-per-edge", recording.DefaultLimits.MaxSourceIPsPerEdge, "distinct unauthenticated client addresses kept per edge; beyond are counted as overflow")
 }
@@ -43,19 +46,26 @@ func (o *observeOptions) addFlags(fs *pflag.FlagSet) {
 func newObserveCommand(s Streams) *cobra.Command {
 	o := &observeOptions{}
 	c := &cobra.Command{
-		Use:   "observe --from-file FILE... [-o RECORDING]",
+		Use:   "observe (TARGET... | --from-file FILE...) [-o RECORDING]",
 		Short: "Record traffic into a service graph recording",
 		Long: `Record tap events into a recording: the service graph of who called whom, on which
 port and route, that later stages turn into policy.
 
-Each input file becomes one window of the recording. The format of each file is detected
-from its content. The default text output of 'linkerd viz tap' carries only addresses:
-give --cluster-file to name the workloads behind them.`,
-		Example: `  cinch observe --from-file emojivoto.tap.json.gz -o emojivoto.yaml
+Live: name targets as 'linkerd viz tap' does (deploy/web, ns/emojivoto, sts/db) and cinch
+taps them through the Kubernetes API (the kubeconfig flags behave as in kubectl) for
+--duration. Streams that break are reopened with backoff and the gap is noted.
+
+Saved output: each --from-file becomes one window of the recording. The format of each file
+is detected from its content. The default text output of 'linkerd viz tap' carries only
+addresses: give --cluster-file to name the workloads behind them.`,
+		Example: `  cinch observe -n emojivoto deploy/web deploy/voting --duration 30m -o emojivoto.yaml
+  cinch observe --from-file emojivoto.tap.json.gz -o emojivoto.yaml
   linkerd viz tap -n booksapp deploy -o json | cinch observe --from-file - -o booksapp.yaml
   cinch observe --from-file tap.txt --cluster-file cluster.yaml -o recording.json`,
-		Args: cobra.NoArgs,
-		RunE: func(c *cobra.Command, _ []string) error {
+		RunE: func(c *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return o.runLive(c, s, args)
+			}
 			opts, err := o.validate(s)
 			if err != nil {
 				return err
@@ -64,13 +74,14 @@ give --cluster-file to name the workloads behind them.`,
 		},
 	}
 	o.addFlags(c.Flags())
+	o.kube.addFlags(c.Flags())
 	return c
 }
 
 func (o *observeOptions) validate(s Streams) (replay.Options, error) {
 	opts := replay.Options{Limits: o.limits, KeepGoing: o.keepGoing, MaxRPS: o.maxRPS, Stdin: s.In}
 	if len(o.fromFiles) == 0 {
-		return opts, usageErrorf("--from-file is required (live tap through the Kubernetes API is not available yet)")
+		return opts, usageErrorf("name tap targets (deploy/web, ns/emojivoto) or give --from-file")
 	}
 	switch tapstream.Format(o.format) {
 	case "", tapstream.FormatRaw, tapstream.FormatJSON, tapstream.FormatText:
