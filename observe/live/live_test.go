@@ -1,41 +1,21 @@
 package live
 
 import (
-	"compress/gzip"
 	"context"
 	"encoding/binary"
 	"errors"
-	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	fixtures "github.com/cinchmesh/cinch/fixtures/upstream"
 	"github.com/cinchmesh/cinch/observe/recorder"
 	"github.com/cinchmesh/cinch/observe/recording"
 	"github.com/cinchmesh/cinch/observe/tapapi"
 )
-
-func booksapp(t *testing.T) []byte {
-	t.Helper()
-	f, err := os.Open("../../../shared/fixtures/upstream/booksapp.tap.bin.gz")
-	if err != nil {
-		t.Skipf("upstream tap stream not available (needs ../shared next to the repository): %v", err)
-	}
-	defer f.Close()
-	zr, err := gzip.NewReader(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	data, err := io.ReadAll(zr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return data
-}
 
 // frameStart returns the offset of the frame holding byte off.
 func frameStart(stream []byte, off int) int {
@@ -53,7 +33,7 @@ func frameStart(stream []byte, off int) int {
 // new tap session would carry on with new traffic), so the recording must
 // still count every request, and the window must note the gap.
 func TestStreamBreakIsRetriedAndNoted(t *testing.T) {
-	stream := booksapp(t)
+	stream := fixtures.Read(t, "booksapp.tap.bin.gz")
 	cut := 300_001
 	resume := frameStart(stream, cut)
 	var conns atomic.Int32

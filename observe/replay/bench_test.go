@@ -2,12 +2,11 @@ package replay
 
 import (
 	"bytes"
-	"compress/gzip"
 	"io"
-	"os"
 	"runtime"
 	"testing"
 
+	fixtures "github.com/cinchmesh/cinch/fixtures/upstream"
 	"github.com/cinchmesh/cinch/observe/event"
 	"github.com/cinchmesh/cinch/observe/recorder"
 	"github.com/cinchmesh/cinch/observe/recording"
@@ -24,7 +23,7 @@ func BenchmarkIngest(b *testing.B) {
 		format tapstream.Format
 	}{{"bin", tapstream.FormatRaw}, {"json", tapstream.FormatJSON}, {"txt", tapstream.FormatText}} {
 		b.Run(string(f.format), func(b *testing.B) {
-			data := gunzip(b, upstream(b, "booksapp.tap."+f.ext+".gz"))
+			data := fixtures.Read(b, "booksapp.tap."+f.ext+".gz")
 			in := event.NewInterner(event.DefaultInternLimit)
 			var ev event.Event
 			events := 0
@@ -58,22 +57,4 @@ func BenchmarkIngest(b *testing.B) {
 			b.ReportMetric(float64(after.Mallocs-before.Mallocs)/float64(events), "allocs/event")
 		})
 	}
-}
-
-func gunzip(b *testing.B, path string) []byte {
-	b.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer f.Close()
-	zr, err := gzip.NewReader(f)
-	if err != nil {
-		b.Fatal(err)
-	}
-	data, err := io.ReadAll(zr)
-	if err != nil {
-		b.Fatal(err)
-	}
-	return data
 }

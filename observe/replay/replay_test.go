@@ -4,29 +4,17 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+
+	fixtures "github.com/cinchmesh/cinch/fixtures/upstream"
 
 	"sigs.k8s.io/yaml"
 
 	"github.com/cinchmesh/cinch/observe/cluster"
 	"github.com/cinchmesh/cinch/observe/recording"
 )
-
-// upstreamDir holds real tap streams encoded by Linkerd's own code, shared
-// read-only next to the repository.
-const upstreamDir = "../../../shared/fixtures/upstream"
-
-func upstream(t testing.TB, name string) string {
-	t.Helper()
-	p := filepath.Join(upstreamDir, name)
-	if _, err := os.Stat(p); err != nil {
-		t.Skipf("upstream fixture %s not available (needs ../shared next to the repository): %v", p, err)
-	}
-	return p
-}
 
 type truthFlow struct {
 	From     recording.PeerID `json:"from"`
@@ -74,11 +62,11 @@ func templateRegexp(tmpl string) *regexp.Regexp {
 
 func record(t *testing.T, app, ext string) *recording.Recording {
 	t.Helper()
-	objs, err := cluster.ReadFile(upstream(t, app+".cluster.yaml"))
+	objs, err := cluster.ReadFile(fixtures.Path(t, app+".cluster.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	rec, err := Files(context.Background(), []string{upstream(t, app+".tap."+ext+".gz")}, Options{
+	rec, err := Files(context.Background(), []string{fixtures.Path(t, app+".tap."+ext+".gz")}, Options{
 		Inventory: cluster.NewInventory(objs, cluster.Options{}),
 		Limits:    recording.DefaultLimits,
 	})
@@ -95,7 +83,7 @@ func TestUpstreamMatchesTruth(t *testing.T) {
 	for _, app := range []string{"emojivoto", "booksapp"} {
 		for _, ext := range []string{"bin", "json", "txt"} {
 			t.Run(app+"/"+ext, func(t *testing.T) {
-				checkTruth(t, record(t, app, ext), readTruth(t, upstream(t, app+".truth.yaml")), nil)
+				checkTruth(t, record(t, app, ext), readTruth(t, fixtures.Path(t, app+".truth.yaml")), nil)
 			})
 		}
 	}

@@ -2,16 +2,16 @@ package tapapi
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
 	"encoding/base64"
 	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"testing"
+
+	fixtures "github.com/cinchmesh/cinch/fixtures/upstream"
 
 	"google.golang.org/protobuf/encoding/protowire"
 
@@ -19,26 +19,8 @@ import (
 	"github.com/cinchmesh/cinch/observe/tapstream"
 )
 
-func booksappStream(t *testing.T) []byte {
-	t.Helper()
-	f, err := os.Open("../../../shared/fixtures/upstream/booksapp.tap.bin.gz")
-	if err != nil {
-		t.Skipf("upstream tap stream not available (needs ../shared next to the repository): %v", err)
-	}
-	defer f.Close()
-	zr, err := gzip.NewReader(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	data, err := io.ReadAll(zr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return data
-}
-
 func TestWatchStreamsFramedEvents(t *testing.T) {
-	stream := booksappStream(t)
+	stream := fixtures.Read(t, "booksapp.tap.bin.gz")
 	params := Params{Target: Target{Kind: "deployment", Name: "webapp"}, Namespace: "booksapp", MaxRPS: 100}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
@@ -82,7 +64,7 @@ func TestWatchStreamsFramedEvents(t *testing.T) {
 }
 
 func TestWatchMidStreamBreak(t *testing.T) {
-	stream := booksappStream(t)
+	stream := fixtures.Read(t, "booksapp.tap.bin.gz")
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Write(stream[:10000])
 		w.(http.Flusher).Flush()

@@ -3,19 +3,16 @@ package tapapi
 import (
 	"encoding/base64"
 	"encoding/json"
-	"os"
 	"strings"
 	"testing"
+
+	fixtures "github.com/cinchmesh/cinch/fixtures/upstream"
 )
 
 // TestReproducesUpstreamRequests checks URL and body against requests the
 // upstream linkerd CLI code encoded for the same parameters.
 func TestReproducesUpstreamRequests(t *testing.T) {
-	const path = "../../../shared/fixtures/upstream/tap-requests.json"
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Skipf("upstream tap requests not available (needs ../shared next to the repository): %v", err)
-	}
+	data := fixtures.Read(t, "tap-requests.json")
 	var cases []struct {
 		Params struct {
 			Resource, Namespace, ToResource, ToNamespace string
@@ -31,7 +28,7 @@ func TestReproducesUpstreamRequests(t *testing.T) {
 		t.Fatal(err)
 	}
 	if len(cases) == 0 {
-		t.Fatal("no cases in", path)
+		t.Fatal("no cases in tap-requests.json")
 	}
 	for _, c := range cases {
 		t.Run(c.Params.Resource, func(t *testing.T) {

@@ -2,50 +2,22 @@ package tapstream
 
 import (
 	"bytes"
-	"compress/gzip"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/netip"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"testing/iotest"
 	"time"
 
+	fixtures "github.com/cinchmesh/cinch/fixtures/upstream"
 	"github.com/cinchmesh/cinch/observe/event"
 )
 
-// upstreamFixtures holds the real tap captures, in the shared checkout next
-// to the repository (/work/shared next to /work/main), relative to this
-// package's directory, where go test runs.
-var upstreamFixtures = filepath.Join("..", "..", "..", "shared", "fixtures", "upstream")
-
-// upstream returns the decompressed content of an upstream fixture, or skips
-// the test when the shared fixtures are not checked out.
-func upstream(tb testing.TB, name string) []byte {
-	tb.Helper()
-	if _, err := os.Stat(upstreamFixtures); errors.Is(err, os.ErrNotExist) {
-		tb.Skipf("skipping: the shared fixtures directory %s does not exist (check out the shared repository next to this one)", upstreamFixtures)
-	}
-	path := filepath.Join(upstreamFixtures, name)
-	f, err := os.Open(path)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer f.Close()
-	zr, err := gzip.NewReader(f)
-	if err != nil {
-		tb.Fatalf("%s: %v", path, err)
-	}
-	data, err := io.ReadAll(zr)
-	if err != nil {
-		tb.Fatalf("%s: %v", path, err)
-	}
-	return data
-}
+// upstream returns the decompressed content of an upstream fixture.
+func upstream(tb testing.TB, name string) []byte { return fixtures.Read(tb, name) }
 
 // decodeEvents decodes events until the end or the first error.
 func decodeEvents(d Decoder) ([]event.Event, error) {
