@@ -3,6 +3,7 @@ package cmd
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -26,6 +27,13 @@ type observeOptions struct {
 	start, end  string
 	maxRPS      float64
 	limits      recording.Limits
+	appendTo    bool
+
+	// Live targets.
+	selector      string
+	allNamespaces bool
+	to            string
+	toNamespace   string
 }
 
 func (o *observeOptions) addFlags(fs *pflag.FlagSet) {
@@ -40,30 +48,43 @@ func (o *observeOptions) addFlags(fs *pflag.FlagSet) {
 	fs.Float64Var(&o.maxRPS, "max-rps", 0, "live: requests per second tap forwards per target (default 100, tap's own); files: the rate the saved output was tapped with, if known (0 = unknown)")
 	fs.DurationVar(&o.duration, "duration", 5*time.Minute, "live: how long to record (the window); Ctrl-C ends it early and still writes the recording")
 	fs.IntVar(&o.limits.MaxPathsPerEdge, "max-paths-per-edge", recording.DefaultLimits.MaxPathsPerEdge, "distinct raw paths kept per edge; requests beyond are counted as overflow")
+	fs.BoolVar(&o.appendTo, "append", false, "add this window to the recording named by -o (created if missing) instead of replacing it")
+	fs.StringVarP(&o.selector, "selector", "l", "", "live: tap only the target's pods that match this label selector (as in kubectl, e.g. app=web,tier!=db)")
+	fs.BoolVarP(&o.allNamespaces, "all-namespaces", "A", false, "live: tap every namespace with meshed pods, one stream each (or the given kinds, e.g. 'deploy', in each)")
+	fs.StringVar(&o.to, "to", "", "live: only requests to this resource (deploy/api, ns/shop, ...), as in linkerd viz tap --to")
+	fs.StringVar(&o.toNamespace, "to-namespace", "", "live: the namespace of --to (default: the target's)")
 	fs.IntVar(&o.limits.MaxSourceIPsPerEdge, "max-source-ips-per-edge", recording.DefaultLimits.MaxSourceIPsPerEdge, "distinct unauthenticated client addresses kept per edge; beyond are counted as overflow")
 }
 
 func newObserveCommand(s Streams) *cobra.Command {
 	o := &observeOptions{}
 	c := &cobra.Command{
-		Use:   "observe (TARGET... | --from-file FILE...) [-o RECORDING]",
+		Use:   "observe (TARGET... | -A | --from-file FILE...) [-o RECORDING]",
 		Short: "Record traffic into a service graph recording",
 		Long: `Record tap events into a recording: the service graph of who called whom, on which
 port and route, that later stages turn into policy.
 
-Live: name targets as 'linkerd viz tap' does (deploy/web, ns/emojivoto, sts/db) and cinch
-taps them through the Kubernetes API (the kubeconfig flags behave as in kubectl) for
---duration. Streams that break are reopened with backoff and the gap is noted.
+Live: name targets as 'linkerd viz tap' does (deploy/web, ns/emojivoto, sts/db, or a kind
+with -l) or give -A for every namespace, and cinch taps them through the Kubernetes API (the
+kubeconfig flags behave as in kubectl) for --duration. It reads the targets' pods, workloads
+and Services first (or --cluster-file) and stores what policy needs (labels, ports, probes,
+service accounts, default-inbound-policy annotations) in the recording, so later stages never
+need the cluster. Streams that break are reopened with backoff and the gap is noted; Ctrl-C
+ends the window early and still writes the recording. On a terminal a progress line shows
+the window's state.
 
 Saved output: each --from-file becomes one window of the recording. The format of each file
 is detected from its content. The default text output of 'linkerd viz tap' carries only
 addresses: give --cluster-file to name the workloads behind them.`,
 		Example: `  cinch observe -n emojivoto deploy/web deploy/voting --duration 30m -o emojivoto.yaml
+  cinch observe -A --duration 1h -o mesh.yaml
+  cinch observe -n booksapp deploy -l app=books --to deploy/authors --duration 10m -o books.yaml
+  cinch observe ns/booksapp --duration 1h -o booksapp.yaml --append
   cinch observe --from-file emojivoto.tap.json.gz -o emojivoto.yaml
   linkerd viz tap -n booksapp deploy -o json | cinch observe --from-file - -o booksapp.yaml
   cinch observe --from-file tap.txt --cluster-file cluster.yaml -o recording.json`,
 		RunE: func(c *cobra.Command, args []string) error {
-			if len(args) > 0 {
+			if len(args) > 0 || o.allNamespaces {
 				return o.runLive(c, s, args)
 			}
 			opts, err := o.validate(s)
@@ -89,11 +110,8 @@ func (o *observeOptions) validate(s Streams) (replay.Options, error) {
 	default:
 		return opts, usageErrorf("--format %q: want raw, json or text", o.format)
 	}
-	if o.limits.MaxPathsPerEdge < 1 {
-		return opts, usageErrorf("--max-paths-per-edge must be at least 1")
-	}
-	if o.limits.MaxSourceIPsPerEdge < 1 {
-		return opts, usageErrorf("--max-source-ips-per-edge must be at least 1")
+	if err := o.validateLimits(); err != nil {
+		return opts, err
 	}
 	if o.maxRPS < 0 {
 		return opts, usageErrorf("--max-rps must not be negative")
@@ -118,6 +136,44 @@ func (o *observeOptions) validate(s Streams) (replay.Options, error) {
 	return opts, nil
 }
 
+func (o *observeOptions) validateLimits() error {
+	if o.limits.MaxPathsPerEdge < 1 {
+		return usageErrorf("--max-paths-per-edge must be at least 1")
+	}
+	if o.limits.MaxSourceIPsPerEdge < 1 {
+		return usageErrorf("--max-source-ips-per-edge must be at least 1")
+	}
+	return nil
+}
+
+// appendBase reads the recording --append adds the window to: nil without
+// --append, or when the file does not exist yet. It is read before
+// recording, so a bad file fails at once rather than after the window.
+func (o *observeOptions) appendBase() (*recording.Recording, error) {
+	if !o.appendTo {
+		return nil, nil
+	}
+	if o.output == "-" {
+		return nil, usageErrorf("--append needs -o FILE: the recording to add the window to")
+	}
+	rec, err := recording.ReadFile(o.output, nil)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("--append: %w", err)
+	}
+	return rec, nil
+}
+
+// write writes the recording, merged into base when appending.
+func (o *observeOptions) write(s Streams, base, rec *recording.Recording) error {
+	if base != nil {
+		rec = recording.Merge(o.limits, base, rec)
+	}
+	return recording.WriteFile(o.output, rec, s.Out)
+}
+
 func parseTime(flag, v string) (*time.Time, error) {
 	if v == "" {
 		return nil, nil
@@ -131,11 +187,15 @@ func parseTime(flag, v string) (*time.Time, error) {
 }
 
 func (o *observeOptions) run(c *cobra.Command, s Streams, opts replay.Options) error {
+	base, err := o.appendBase()
+	if err != nil {
+		return err
+	}
 	rec, err := replay.Files(c.Context(), o.fromFiles, opts)
 	if rec == nil {
 		return err
 	}
-	if werr := recording.WriteFile(o.output, rec, s.Out); werr != nil {
+	if werr := o.write(s, base, rec); werr != nil {
 		return errors.Join(err, fmt.Errorf("write %s: %w", o.output, werr))
 	}
 	if err != nil && o.output != "-" {

@@ -19,6 +19,9 @@ type Streams struct {
 	In  io.Reader
 	Out io.Writer
 	Err io.Writer
+	// Terminal is set when Err is a terminal: long-running commands then
+	// keep a progress line there.
+	Terminal bool
 }
 
 // Version is set at build time with -ldflags "-X .../cmd.Version=v0.1.0".

@@ -10,12 +10,14 @@ import (
 	"os/signal"
 	"syscall"
 
+	"golang.org/x/term"
+
 	"github.com/cinchmesh/cinch/cmd"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	root := cmd.NewRoot(os.Args[0], cmd.Streams{In: os.Stdin, Out: os.Stdout, Err: os.Stderr})
+	root := cmd.NewRoot(os.Args[0], cmd.Streams{In: os.Stdin, Out: os.Stdout, Err: os.Stderr, Terminal: term.IsTerminal(int(os.Stderr.Fd()))})
 	err := root.ExecuteContext(ctx)
 	stop()
 	if err != nil {

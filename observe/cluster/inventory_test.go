@@ -51,6 +51,18 @@ metadata:
 spec: {containers: [{name: main}]}
 status: {podIP: 10.42.0.2}
 ---
+# A meshed StatefulSet pod with tap turned off.
+apiVersion: v1
+kind: Pod
+metadata:
+  name: db-0
+  namespace: shop
+  labels: {app: db, linkerd.io/control-plane-ns: linkerd}
+  annotations: {config.linkerd.io/disable-tap: "true"}
+  ownerReferences: [{kind: StatefulSet, name: db, controller: true}]
+spec: {containers: [{name: main}, {name: linkerd-proxy}]}
+status: {podIP: 10.42.0.3}
+---
 apiVersion: v1
 kind: Service
 metadata: {name: web, namespace: shop}

@@ -8,11 +8,13 @@
 package live
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cinchmesh/cinch/observe/event"
@@ -36,6 +38,17 @@ type Options struct {
 	Backoff, MaxBackoff time.Duration
 	// Now stamps events; time.Now when nil.
 	Now func() time.Time
+	// Progress, when set, is called every ProgressEvery (default 1s) and
+	// once more at the end, from its own goroutine.
+	Progress      func(Progress)
+	ProgressEvery time.Duration
+}
+
+// Progress is how a window is going.
+type Progress struct {
+	Elapsed, Remaining time.Duration // Remaining is 0 without a duration
+	recorder.Stats
+	StreamsUp, Streams int
 }
 
 // Record folds the events of all targets into rec for one window. It
@@ -52,6 +65,7 @@ func Record(ctx context.Context, w Watcher, targets []tapapi.Params, rec *record
 	if opts.MaxBackoff < opts.Backoff {
 		opts.MaxBackoff = 30 * time.Second
 	}
+	start := opts.Now()
 	if opts.Duration > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, opts.Duration)
@@ -64,18 +78,53 @@ func Record(ctx context.Context, w Watcher, targets []tapapi.Params, rec *record
 		mu       sync.Mutex // guards rec and warnings
 		warnings = map[string]int{}
 		wg       sync.WaitGroup
+		up       atomic.Int32
 	)
 	for _, p := range targets {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := follow(ctx, w, p, rec, &mu, warnings, opts); err != nil {
+			if err := follow(ctx, w, p, rec, &mu, warnings, &up, opts); err != nil {
 				stop(err)
 			}
 		}()
 	}
+	var final func()
+	if opts.Progress != nil {
+		report := func() {
+			elapsed := opts.Now().Sub(start)
+			p := Progress{Elapsed: elapsed, StreamsUp: int(up.Load()), Streams: len(targets)}
+			if opts.Duration > 0 {
+				p.Remaining = max(opts.Duration-elapsed, 0)
+			}
+			mu.Lock()
+			p.Stats = rec.Stats()
+			mu.Unlock()
+			opts.Progress(p)
+		}
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			t := time.NewTicker(cmp.Or(opts.ProgressEvery, time.Second))
+			defer t.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-t.C:
+					report()
+				}
+			}
+		}()
+		final = func() { <-done; report() }
+	}
 	wg.Wait()
+	if final != nil {
+		final()
+	}
+	mu.Lock()
 	rec.EndWindow(warnings, nil)
+	mu.Unlock()
 	if err := context.Cause(ctx); err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
 		return err
 	}
@@ -83,7 +132,7 @@ func Record(ctx context.Context, w Watcher, targets []tapapi.Params, rec *record
 }
 
 // follow keeps one target's stream open until ctx ends.
-func follow(ctx context.Context, w Watcher, p tapapi.Params, rec *recorder.Recorder, mu *sync.Mutex, warnings map[string]int, opts Options) error {
+func follow(ctx context.Context, w Watcher, p tapapi.Params, rec *recorder.Recorder, mu *sync.Mutex, warnings map[string]int, up *atomic.Int32, opts Options) error {
 	target := p.Target.Kind + "/" + p.Target.Name
 	in := event.NewInterner(event.DefaultInternLimit)
 	backoff := opts.Backoff
@@ -103,7 +152,9 @@ func follow(ctx context.Context, w Watcher, p tapapi.Params, rec *recorder.Recor
 				down = nil
 			}
 			backoff = opts.Backoff
+			up.Add(1)
 			err = drain(ctx, s, rec, mu, warnings, opts.Now)
+			up.Add(-1)
 			s.Close()
 		}
 		if ctx.Err() != nil {

@@ -92,3 +92,39 @@ func TestRefusalEndsTheWindow(t *testing.T) {
 		t.Errorf("err = %v, want the 403 refusal", err)
 	}
 }
+
+func TestProgressReportsStreamsAndTotals(t *testing.T) {
+	stream := fixtures.Read(t, "emojivoto.tap.bin.gz")
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write(stream)
+		w.(http.Flusher).Flush()
+		<-r.Context().Done()
+	}))
+	defer srv.Close()
+
+	var reports []Progress
+	rec := recorder.New(recorder.Options{})
+	rec.BeginWindow(recording.Window{Source: "tap:ns/emojivoto"})
+	err := Record(context.Background(), &tapapi.Client{HTTP: srv.Client(), Host: srv.URL},
+		[]tapapi.Params{{Target: tapapi.Target{Kind: "namespace", Name: "emojivoto"}, MaxRPS: 100}},
+		rec, Options{Duration: 300 * time.Millisecond, ProgressEvery: 10 * time.Millisecond,
+			Progress: func(p Progress) { reports = append(reports, p) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(reports) < 2 {
+		t.Fatalf("%d progress reports in 300ms at 10ms intervals, want several", len(reports))
+	}
+	sawUp := false
+	for _, p := range reports {
+		sawUp = sawUp || p.StreamsUp == 1
+		if p.Streams != 1 || p.Elapsed+p.Remaining < 290*time.Millisecond {
+			t.Errorf("report %+v: want 1 stream and elapsed+remaining close to the 300ms window", p)
+		}
+	}
+	last := reports[len(reports)-1]
+	r := rec.Recording()
+	if !sawUp || last.Events != r.Windows[0].Events || last.Edges != len(r.Edges) || last.Routes == 0 {
+		t.Errorf("last report %+v, saw a stream up: %v; want the window's %d events and %d edges", last, sawUp, r.Windows[0].Events, len(r.Edges))
+	}
+}

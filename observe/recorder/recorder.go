@@ -292,3 +292,35 @@ func widen(first, last *time.Time, t time.Time) {
 		*last = t
 	}
 }
+
+// Stats are running totals of the current window, for a progress display.
+type Stats struct {
+	Events int64
+	// Edges are the distinct (client, server, port) seen so far; Routes the
+	// distinct raw paths on them.
+	Edges, Routes int
+}
+
+// Stats sums up what has been recorded in the current window so far. It
+// walks the edges, so call it now and then, not per event.
+func (r *Recorder) Stats() Stats {
+	var s Stats
+	if r.cur != nil {
+		s.Events = r.cur.Events
+	}
+	type route struct {
+		edge edgeKey
+		path string
+	}
+	edges := make(map[edgeKey]struct{}, len(r.edges))
+	routes := map[route]struct{}{}
+	for k, a := range r.edges {
+		k.dest = netip.Addr{}
+		edges[k] = struct{}{}
+		for p := range a.paths {
+			routes[route{k, p}] = struct{}{}
+		}
+	}
+	s.Edges, s.Routes = len(edges), len(routes)
+	return s
+}

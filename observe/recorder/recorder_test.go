@@ -217,3 +217,23 @@ func TestWarnings(t *testing.T) {
 		}
 	}
 }
+
+func TestStatsCountEdgesOnceWhateverReportedThem(t *testing.T) {
+	web, api, db := pod(webIP, "shop", "web", "web"), pod(apiIP, "shop", "api", "api"), pod(dbIP, "shop", "db", "db")
+	r := New(Options{})
+	r.BeginWindow(recording.Window{Source: "test"})
+	for _, batch := range [][]event.Event{
+		exchange(event.Outbound, 1, web, api, "GET", "/items/1", 200),
+		exchange(event.Inbound, 1, web, api, "GET", "/items/1", 200),
+		exchange(event.Inbound, 2, web, api, "GET", "/items/2", 200),
+		exchange(event.Outbound, 3, web, db, "GET", "/q", 200),
+	} {
+		for i := range batch {
+			r.Add(&batch[i])
+		}
+	}
+	want := Stats{Events: 12, Edges: 2, Routes: 3}
+	if got := r.Stats(); got != want {
+		t.Errorf("Stats() = %+v, want %+v (web->api reported by both proxies is one edge with two paths; web->db one path)", got, want)
+	}
+}
