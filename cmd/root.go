@@ -54,6 +54,7 @@ Start by recording saved tap output:
 	root.AddCommand(
 		newVersionCommand(s),
 		newObserveCommand(s),
+		newSynthCommand(s),
 		newGraphCommand(s),
 		newDocsCommand(),
 	)

@@ -1,0 +1,133 @@
+package cmd
+
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/cinchmesh/cinch/observe/recording"
+	"github.com/cinchmesh/cinch/synth"
+	"github.com/cinchmesh/cinch/synth/routes"
+)
+
+type synthOptions struct {
+	level           string
+	mode            string
+	defaultDeny     bool
+	serviceProfiles bool
+	routeAPI        string
+	output          string
+	widenIPv4       int
+	widenIPv6       int
+	probeNetworks   []string
+	namespaces      []string
+	clusterDomain   string
+	routes          routes.Options
+}
+
+func (o *synthOptions) addFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&o.level, "level", string(synth.LevelNamespace), "how tight: namespace (client namespaces per server), serviceaccount (client service accounts per server) or route (per-route authorizations)")
+	fs.StringVar(&o.mode, "mode", string(synth.ModeAudit), "Servers' accessPolicy: audit (unauthorized requests are allowed and logged) or enforce (denied)")
+	fs.BoolVar(&o.defaultDeny, "default-deny", false, "also annotate each namespace with the deny default inbound policy (last document; pods pick it up when they restart)")
+	fs.BoolVar(&o.serviceProfiles, "service-profiles", false, "also write ServiceProfiles for the Services in front of the servers, with the inferred routes")
+	fs.StringVar(&o.routeAPI, "route-api", string(synth.RouteAPIGateway), "API group of the HTTPRoutes at route level: gateway.networking.k8s.io or policy.linkerd.io")
+	fs.StringVarP(&o.output, "output", "o", "-", "where to write: - for one YAML stream on stdout, or a directory (one folder per namespace, one file per workload, a kustomization.yaml)")
+	fs.IntVar(&o.widenIPv4, "widen-ipv4", 0, "widen unmeshed clients' IPv4 addresses to networks of this prefix length (0: single addresses)")
+	fs.IntVar(&o.widenIPv6, "widen-ipv6", 0, "widen unmeshed clients' IPv6 addresses to networks of this prefix length (0: single addresses)")
+	fs.StringSliceVar(&o.probeNetworks, "probe-networks", nil, "route level: networks kubelet probes come from (your node CIDRs); default: the node addresses in the recording")
+	fs.StringSliceVarP(&o.namespaces, "namespace", "n", nil, "only servers in these namespaces (default: all in the recording)")
+	fs.StringVar(&o.clusterDomain, "cluster-domain", "cluster.local", "cluster domain, for ServiceProfile names")
+	d := routes.DefaultOptions()
+	fs.IntVar(&o.routes.MinDistinct, "route-min-distinct", d.MinDistinct, "route level: how many different literal values one path segment must show before it becomes a parameter (docs/route-inference.md)")
+	fs.IntVar(&o.routes.HexMinLength, "route-hex-min-length", d.HexMinLength, "route level: the shortest run of hex digits taken for an id")
+}
+
+func newSynthCommand(s Streams) *cobra.Command {
+	o := &synthOptions{}
+	c := &cobra.Command{
+		Use:   "synth RECORDING... [--level namespace|serviceaccount|route] [-o DIR]",
+		Short: "Turn recordings into Linkerd authorization policy",
+		Long: `Turn what was observed into Linkerd policy that admits it, and as little else as the
+level allows. Recordings named together are merged first.
+
+Levels, from coarse to tight:
+  namespace        a Server per observed server port; its clients' namespaces may call it
+  serviceaccount   exactly the client service accounts seen
+  route            per Server, HTTPRoutes (GRPCRoutes for gRPC) with the routes seen, each
+                   authorized for exactly the clients seen on it, plus probe routes
+
+Unmeshed clients are authorized by address (NetworkAuthentication). Every object carries
+app.kubernetes.io/managed-by: cinch and says which traffic justified it. The output is
+checked against Linkerd's admission rules and evaluated against the recording before it
+is written: every observed request is admitted. Start with --mode audit (the default),
+watch the audit logs, then --mode enforce, then --default-deny. See docs/synth.md.`,
+		Example: `  cinch synth booksapp.yaml | kubectl apply -f -
+  cinch synth booksapp.yaml --level serviceaccount --mode enforce -o policy/
+  cinch synth monday.yaml tuesday.yaml --level route --service-profiles -o policy/`,
+		RunE: func(c *cobra.Command, args []string) error {
+			opts, err := o.validate()
+			if err != nil {
+				return err
+			}
+			rec, err := readRecordings(s, args, recording.DefaultLimits)
+			if err != nil {
+				return err
+			}
+			res, err := synth.Synthesize(rec, opts)
+			if err != nil {
+				return err
+			}
+			for _, w := range res.Warnings {
+				fmt.Fprintln(s.Err, "warning:", w)
+			}
+			if len(res.DefaultDeny) > 0 {
+				fmt.Fprintf(s.Err, "note: default deny applies to pods started after the annotation: restart the workloads of %s (kubectl rollout restart) once the policy is in place\n", strings.Join(res.DefaultDeny, ", "))
+			}
+			if o.output == "-" {
+				return synth.WriteStream(s.Out, res)
+			}
+			written, removed, err := synth.WriteDir(o.output, res)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(s.Err, "%s: %d files written, %d removed, %d unchanged\n", o.output, len(written), len(removed), countFiles(res)-len(written))
+			return nil
+		},
+	}
+	o.addFlags(c.Flags())
+	return c
+}
+
+// countFiles is how many files a directory output has, kustomization.yaml
+// included.
+func countFiles(res *synth.Result) int {
+	return len(res.Units) + len(res.DefaultDeny) + 1
+}
+
+func (o *synthOptions) validate() (synth.Options, error) {
+	opts := synth.Options{
+		Level:           synth.Level(o.level),
+		Mode:            synth.Mode(o.mode),
+		DefaultDeny:     o.defaultDeny,
+		ServiceProfiles: o.serviceProfiles,
+		RouteAPI:        synth.RouteAPI(o.routeAPI),
+		NetworkPrefix:   synth.PrefixLengths{IPv4: o.widenIPv4, IPv6: o.widenIPv6},
+		Namespaces:      o.namespaces,
+		ClusterDomain:   o.clusterDomain,
+	}
+	for _, n := range o.probeNetworks {
+		p, err := netip.ParsePrefix(n)
+		if err != nil {
+			return opts, usageErrorf("--probe-networks %q: want a CIDR such as 10.0.0.0/16", n)
+		}
+		opts.ProbeNetworks = append(opts.ProbeNetworks, p.Masked())
+	}
+	opts.Routes = o.routes
+	if err := opts.Validate(); err != nil {
+		return opts, &UsageError{Err: err}
+	}
+	return opts, nil
+}

@@ -1,0 +1,110 @@
+// Package synth turns a recording into Linkerd authorization policy that
+// admits what was observed and as little else as the chosen level allows:
+// Servers for every observed server port, AuthorizationPolicies with the
+// client namespaces (level namespace) or service accounts (level
+// serviceaccount), or per-route HTTPRoutes/GRPCRoutes with their own
+// authorizations (level route), plus ServiceProfiles on request.
+//
+// Everything it emits is deterministic (same recording, same bytes),
+// checked against Linkerd's admission rules (synth/policy) and evaluated
+// against the recording (synth/eval) before it is returned.
+//
+// It imports observe/recording, synth/policy, synth/routes and synth/eval.
+package synth
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+
+	"github.com/cinchmesh/cinch/synth/routes"
+)
+
+// Level is how fine-grained the authorizations are.
+type Level string
+
+const (
+	LevelNamespace      Level = "namespace"
+	LevelServiceAccount Level = "serviceaccount"
+	LevelRoute          Level = "route"
+)
+
+// Levels lists the levels from coarse to fine.
+var Levels = []Level{LevelNamespace, LevelServiceAccount, LevelRoute}
+
+// Mode is the Servers' accessPolicy: what happens to requests no
+// authorization admits.
+type Mode string
+
+const (
+	// ModeAudit admits them and has the proxy log and count them: the
+	// first stage of a rollout.
+	ModeAudit Mode = "audit"
+	// ModeEnforce denies them.
+	ModeEnforce Mode = "enforce"
+)
+
+// RouteAPI is the API group of the generated HTTPRoutes.
+type RouteAPI string
+
+const (
+	RouteAPIGateway RouteAPI = "gateway.networking.k8s.io"
+	RouteAPIPolicy  RouteAPI = "policy.linkerd.io"
+)
+
+// Options configure a synthesis.
+type Options struct {
+	Level Level
+	Mode  Mode
+	// DefaultDeny adds the deny default-inbound-policy annotation to every
+	// namespace with generated Servers, as the last document.
+	DefaultDeny bool
+	// ServiceProfiles adds a ServiceProfile per Service in front of an
+	// observed server, with the inferred routes.
+	ServiceProfiles bool
+	RouteAPI        RouteAPI
+	// NetworkPrefix widens single client addresses of unmeshed clients.
+	NetworkPrefix PrefixLengths
+	// ProbeNetworks are the sources allowed on probe routes at route level;
+	// empty: the node addresses seen in the recording.
+	ProbeNetworks []netip.Prefix
+	// Namespaces limits the output to servers in these namespaces; empty:
+	// all.
+	Namespaces []string
+	// ClusterDomain names ServiceProfiles (default cluster.local).
+	ClusterDomain string
+	// Routes are the route inference thresholds.
+	Routes routes.Options
+}
+
+func (o *Options) selects(namespace string) bool {
+	return len(o.Namespaces) == 0 || slices.Contains(o.Namespaces, namespace)
+}
+
+// Validate checks the options; errors name the option as a flag.
+func (o *Options) Validate() error {
+	if !slices.Contains(Levels, o.Level) {
+		return fmt.Errorf("--level %q: want namespace, serviceaccount or route", o.Level)
+	}
+	if o.Mode != ModeAudit && o.Mode != ModeEnforce {
+		return fmt.Errorf("--mode %q: want audit or enforce", o.Mode)
+	}
+	if o.RouteAPI != RouteAPIGateway && o.RouteAPI != RouteAPIPolicy {
+		return fmt.Errorf("--route-api %q: want %s or %s", o.RouteAPI, RouteAPIGateway, RouteAPIPolicy)
+	}
+	if o.NetworkPrefix.IPv4 < 0 || o.NetworkPrefix.IPv4 > 32 {
+		return fmt.Errorf("--widen-ipv4 %d: want 0 (single addresses) to 32", o.NetworkPrefix.IPv4)
+	}
+	if o.NetworkPrefix.IPv6 < 0 || o.NetworkPrefix.IPv6 > 128 {
+		return fmt.Errorf("--widen-ipv6 %d: want 0 (single addresses) to 128", o.NetworkPrefix.IPv6)
+	}
+	if err := o.Routes.Validate(); err != nil {
+		return err
+	}
+	for _, p := range o.ProbeNetworks {
+		if p.Bits() == 0 {
+			return fmt.Errorf("--probe-networks %s: opens probe routes to every address; name the node network instead", p)
+		}
+	}
+	return nil
+}

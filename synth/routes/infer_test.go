@@ -1,0 +1,258 @@
+package routes
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	fixtures "github.com/cinchmesh/cinch/fixtures/upstream"
+	"github.com/cinchmesh/cinch/observe/cluster"
+	"github.com/cinchmesh/cinch/observe/recording"
+	"github.com/cinchmesh/cinch/observe/replay"
+)
+
+// covers checks that every sample is matched by exactly one template of
+// its method, and by the whole-path semantics Linkerd gives each match.
+func covers(t *testing.T, samples []Sample, ts []Template) {
+	t.Helper()
+	for _, s := range samples {
+		if !Expressible(s.Path) {
+			continue
+		}
+		path, _, _ := strings.Cut(s.Path, "?")
+		if !strings.HasPrefix(path, "/") {
+			path = "/" + path
+		}
+		var hits []string
+		for _, tm := range ts {
+			if tm.Method != s.Method {
+				continue
+			}
+			if tm.Match == MatchExact && tm.Value == path ||
+				tm.Match == MatchRegularExpression && regexp.MustCompile("^(?:"+tm.Value+")$").MatchString(path) {
+				hits = append(hits, tm.Pattern)
+			}
+		}
+		if len(hits) != 1 {
+			t.Errorf("%s %q is matched by %d templates %q, want exactly one", s.Method, s.Path, len(hits), hits)
+		}
+	}
+}
+
+func patterns(ts []Template) []string {
+	var out []string
+	for _, t := range ts {
+		out = append(out, t.Method+" "+t.Pattern)
+	}
+	return out
+}
+
+func TestInfer(t *testing.T) {
+	ids := func(format string, n int) []string {
+		var out []string
+		for i := range n {
+			out = append(out, fmt.Sprintf(format, i))
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		name  string
+		paths []string
+		grpc  bool
+		want  []string
+	}{
+		{"integers with a suffix", []string{"/books/1.json", "/books/22.json", "/books.json"}, false,
+			[]string{"GET /books.json", "GET /books/{int}.json"}},
+		{"uuid, then a literal", []string{"/cart/0b5e8a4e-8f7c-4c1e-9a57-1d2f3e4a5b6c/checkout", "/cart/9f1c2b3a-1111-4a2b-8c3d-4e5f60718293/checkout"}, false,
+			[]string{"GET /cart/{uuid}/checkout"}},
+		{"hex ids, one all digits", []string{"/entries/5f2a9c0e1b3d4a5f6e7d8c9b", "/entries/123456789012345678901234"}, false,
+			[]string{"GET /entries/{hex}"}},
+		{"dates", []string{"/reports/2026-11-24", "/reports/2026-01-01"}, false, []string{"GET /reports/{date}"}},
+		{"low-cardinality literals stay", []string{"/api/list", "/api/vote", "/api/leaderboard", "/"}, false,
+			[]string{"GET /", "GET /api/leaderboard", "GET /api/list", "GET /api/vote"}},
+		{"high-cardinality literals become one parameter", ids("/users/user%d/profile", 12), false,
+			[]string{"GET /users/{param}/profile"}},
+		{"a shared extension is kept", ids("/files/report-%d-final.pdf", 12), false, []string{"GET /files/{param}.pdf"}},
+		{"query strings are not part of the path", []string{"/search?q=a", "/search?q=b"}, false, []string{"GET /search"}},
+		{"gRPC is never templated", []string{"/pkg.v1.Svc/Get1", "/pkg.v1.Svc/Get2"}, true,
+			[]string{"GET /pkg.v1.Svc/Get1", "GET /pkg.v1.Svc/Get2"}},
+		{"gRPC shape without the flag", []string{"/emojivoto.v1.EmojiService/ListAll"}, false,
+			[]string{"GET /emojivoto.v1.EmojiService/ListAll"}},
+		{"trailing slash is its own path", []string{"/a/", "/a"}, false, []string{"GET /a", "GET /a/"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var samples []Sample
+			for _, p := range tc.paths {
+				samples = append(samples, Sample{Method: "GET", Path: p, Requests: 1})
+			}
+			got := Infer(samples, DefaultOptions(), tc.grpc)
+			if !slices.Equal(patterns(got), tc.want) {
+				t.Errorf("templates = %q, want %q", patterns(got), tc.want)
+			}
+			covers(t, samples, got)
+		})
+	}
+}
+
+func TestGRPCTemplatesNameServiceAndMethod(t *testing.T) {
+	got := Infer([]Sample{{Method: "POST", Path: "/emojivoto.v1.VotingService/VoteJoy", Requests: 3}}, DefaultOptions(), true)
+	if len(got) != 1 || got[0].GRPCService != "emojivoto.v1.VotingService" || got[0].GRPCMethod != "VoteJoy" || got[0].Requests != 3 {
+		t.Errorf("templates = %+v", got)
+	}
+}
+
+func TestProbesStayExactAndMergeWithClients(t *testing.T) {
+	got := Infer([]Sample{
+		{Method: "GET", Path: "/ping", Requests: 5, Probe: true},
+		{Method: "GET", Path: "/ping", Requests: 2},
+	}, DefaultOptions(), false)
+	if len(got) != 1 || got[0].Match != MatchExact || got[0].Requests != 7 || !got[0].Probe {
+		t.Errorf("templates = %+v, want one exact probe route with all 7 requests", got)
+	}
+}
+
+// TestHostilePathsCannotWidenRules feeds paths full of regular expression
+// syntax, percent-encoding, unicode and a 10 KB segment: each must be
+// matched by its template and the templates must match nothing that
+// differs in a literal.
+func TestHostilePathsCannotWidenRules(t *testing.T) {
+	paths := []string{"/a.*", "/(x|y)", "/[abc]+", `/back\slash`, "/%2e%2e/etc", "/ünïcode/ß", "/" + strings.Repeat("x", 10_000), "/q$", "/^start", "/{int}"}
+	var samples []Sample
+	for _, p := range paths {
+		samples = append(samples, Sample{Method: "GET", Path: p, Requests: 1})
+	}
+	got := Infer(samples, DefaultOptions(), false)
+	covers(t, samples, got)
+	for _, tm := range got {
+		if tm.Match != MatchExact {
+			continue
+		}
+		re := regexp.MustCompile("^(?:" + tm.ProfileRegex + ")$")
+		if !re.MatchString(tm.Value) || re.MatchString(tm.Value+"x") || (len(tm.Value) > 2 && re.MatchString(tm.Value[:len(tm.Value)-1]+"Z")) {
+			t.Errorf("profile regex %q of %q matches more than its path", tm.ProfileRegex, tm.Value)
+		}
+	}
+}
+
+func TestOptionsValidate(t *testing.T) {
+	if err := (Options{MinDistinct: 1, HexMinLength: 12}).Validate(); err == nil || !strings.Contains(err.Error(), "--route-min-distinct") {
+		t.Errorf("MinDistinct 1: err = %v", err)
+	}
+	if err := (Options{MinDistinct: 10, HexMinLength: 2}).Validate(); err == nil || !strings.Contains(err.Error(), "--route-hex-min-length") {
+		t.Errorf("HexMinLength 2: err = %v", err)
+	}
+	if err := DefaultOptions().Validate(); err != nil {
+		t.Error(err)
+	}
+}
+
+// truthRoutes reads the .truth.yaml flows as "server port" -> "METHOD
+// template" set.
+func truthRoutes(t *testing.T, app string) map[string][]string {
+	t.Helper()
+	f, err := os.Open(fixtures.Path(t, app+".truth.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	re := regexp.MustCompile(`to: "([^"]+)", port: (\d+), method: (\w+), route: "([^"]+)"`)
+	out := map[string][]string{}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		m := re.FindStringSubmatch(sc.Text())
+		if m == nil {
+			continue
+		}
+		k := m[1] + " " + m[2]
+		r := m[3] + " " + m[4]
+		if !slices.Contains(out[k], r) {
+			out[k] = append(out[k], r)
+		}
+	}
+	for k := range out {
+		slices.Sort(out[k])
+	}
+	return out
+}
+
+// TestUpstreamTemplatesEqualTruth records the upstream tap streams and
+// checks that the templates recovered for every server port are exactly
+// the route templates the traffic was generated from.
+func TestUpstreamTemplatesEqualTruth(t *testing.T) {
+	for _, app := range []string{"emojivoto", "booksapp"} {
+		objs, err := cluster.ReadFile(fixtures.Path(t, app+".cluster.yaml"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec, err := replay.Files(context.Background(), []string{fixtures.Path(t, app+".tap.bin.gz")}, replay.Options{Inventory: cluster.NewInventory(objs, cluster.Options{})})
+		if err != nil {
+			t.Fatal(err)
+		}
+		samples := map[string][]Sample{}
+		grpc := map[string]bool{}
+		for _, e := range rec.Edges {
+			k := fmt.Sprintf("%s %d", e.Server, e.Port)
+			grpc[k] = grpc[k] || e.Protocol == recording.ProtocolGRPC
+			for _, r := range e.Routes {
+				samples[k] = append(samples[k], Sample{Method: r.Method, Path: r.Path, Requests: r.Requests, Probe: r.Probe})
+			}
+		}
+		truth := truthRoutes(t, app)
+		raw := 0
+		for k, want := range truth {
+			got := Infer(samples[k], DefaultOptions(), grpc[k])
+			covers(t, samples[k], got)
+			p := patterns(got)
+			slices.Sort(p)
+			if !slices.Equal(p, want) {
+				t.Errorf("%s %s: templates\n  %q\nwant\n  %q", app, k, p, want)
+			}
+			raw += len(samples[k])
+		}
+		ours := 0
+		for k := range truth {
+			ours += len(Infer(samples[k], DefaultOptions(), grpc[k]))
+		}
+		viz, err := os.ReadFile(fixtures.Path(t, app+".viz-profile-routes.yaml"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("%s: %d distinct (method, path) samples -> %d templates; linkerd viz profile --tap wrote %d routes",
+			app, raw, ours, strings.Count(string(viz), "\n  name: "))
+	}
+}
+
+func FuzzInfer(f *testing.F) {
+	f.Add("/books/1.json\n/books/2.json\n/books.json", false)
+	f.Add("/a.*\n/(x|y)\n/%2e", false)
+	f.Add("/pkg.Svc/M\n/pkg.Svc/N", true)
+	f.Fuzz(func(t *testing.T, paths string, grpc bool) {
+		var samples []Sample
+		seen := map[string]bool{}
+		for _, p := range strings.Split(paths, "\n") {
+			key, _, _ := strings.Cut(p, "?")
+			if !strings.HasPrefix(key, "/") {
+				key = "/" + key
+			}
+			if seen[key] {
+				continue
+			}
+			seen[key] = true
+			samples = append(samples, Sample{Method: "GET", Path: p, Requests: 1})
+		}
+		got := Infer(samples, DefaultOptions(), grpc)
+		covers(t, samples, got)
+		for _, tm := range got {
+			if tm.Match == MatchRegularExpression {
+				if _, err := regexp.Compile(tm.Value); err != nil {
+					t.Errorf("template %q: %v", tm.Value, err)
+				}
+			}
+		}
+	})
+}

@@ -1,0 +1,334 @@
+package synth
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/cinchmesh/cinch/fixtures/scenario"
+	fixtures "github.com/cinchmesh/cinch/fixtures/upstream"
+	"github.com/cinchmesh/cinch/observe/cluster"
+	"github.com/cinchmesh/cinch/observe/recorder"
+	"github.com/cinchmesh/cinch/observe/recording"
+	"github.com/cinchmesh/cinch/observe/replay"
+	"github.com/cinchmesh/cinch/synth/eval"
+	"github.com/cinchmesh/cinch/synth/policy"
+	"github.com/cinchmesh/cinch/synth/routes"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
+
+// recordScenario records one of our scenarios with its cluster objects.
+func recordScenario(t testing.TB, name string) *recording.Recording {
+	t.Helper()
+	sc, err := scenario.Load(filepath.Join("..", "fixtures", "scenarios", name+".yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := sc.WriteCluster(&buf); err != nil {
+		t.Fatal(err)
+	}
+	objs, err := cluster.Read(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := recorder.New(recorder.Options{Inventory: cluster.NewInventory(objs, cluster.Options{})})
+	r.BeginWindow(recording.Window{Source: "scenario:" + name})
+	evs := sc.Events()
+	for i := range evs {
+		r.Add(&evs[i])
+	}
+	r.EndWindow(nil, nil)
+	return r.Recording()
+}
+
+// recordUpstream records one of the shared upstream tap streams.
+func recordUpstream(t testing.TB, app string) *recording.Recording {
+	t.Helper()
+	objs, err := cluster.ReadFile(fixtures.Path(t, app+".cluster.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, err := replay.Files(context.Background(), []string{fixtures.Path(t, app+".tap.bin.gz")}, replay.Options{
+		Inventory: cluster.NewInventory(objs, cluster.Options{}),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rec
+}
+
+func options(level Level) Options {
+	return Options{Level: level, Mode: ModeAudit, RouteAPI: RouteAPIGateway, Routes: routes.DefaultOptions()}
+}
+
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test ./synth -update to create it)", err)
+	}
+	if !bytes.Equal(want, got) {
+		t.Errorf("%s differs from the synthesized policy (run go test ./synth -update and review the diff):\n%s", path, firstDiff(string(want), string(got)))
+	}
+}
+
+func firstDiff(a, b string) string {
+	al, bl := strings.Split(a, "\n"), strings.Split(b, "\n")
+	for i := 0; i < min(len(al), len(bl)); i++ {
+		if al[i] != bl[i] {
+			return fmt.Sprintf("line %d:\n- %s\n+ %s", i+1, al[i], bl[i])
+		}
+	}
+	return fmt.Sprintf("lengths differ: %d vs %d lines", len(al), len(bl))
+}
+
+// TestGoldens synthesizes every level for every scenario. Synthesize
+// itself validates the output against the admission rules and evaluates
+// it against the recording, so each case also proves that every observed
+// request is admitted.
+func TestGoldens(t *testing.T) {
+	recs := map[string]func(testing.TB) *recording.Recording{
+		"shop":      func(t testing.TB) *recording.Recording { return recordScenario(t, "shop") },
+		"booksapp":  func(t testing.TB) *recording.Recording { return recordUpstream(t, "booksapp") },
+		"emojivoto": func(t testing.TB) *recording.Recording { return recordUpstream(t, "emojivoto") },
+	}
+	for name, record := range recs {
+		t.Run(name, func(t *testing.T) {
+			rec := record(t)
+			for _, level := range Levels {
+				opts := options(level)
+				opts.ServiceProfiles = level == LevelRoute
+				res, err := Synthesize(rec, opts)
+				if err != nil {
+					t.Fatalf("%s: %v", level, err)
+				}
+				var out bytes.Buffer
+				if err := WriteStream(&out, res); err != nil {
+					t.Fatal(err)
+				}
+				golden(t, name+"."+string(level)+".yaml", out.Bytes())
+
+				again, err := Synthesize(rec, opts)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var out2 bytes.Buffer
+				WriteStream(&out2, again)
+				if !bytes.Equal(out.Bytes(), out2.Bytes()) {
+					t.Errorf("%s: two runs on the same recording differ", level)
+				}
+			}
+		})
+	}
+}
+
+// TestRouteLevelAdmitsNothingElse checks the route level's promise: for
+// every route object, a client of the same server that was never seen on
+// it is denied, and the clients that were seen are admitted only on their
+// routes' templates.
+func TestRouteLevelAdmitsNothingElse(t *testing.T) {
+	rec := recordUpstream(t, "booksapp")
+	res, err := Synthesize(rec, Options{Level: LevelRoute, Mode: ModeEnforce, RouteAPI: RouteAPIGateway, Routes: routes.DefaultOptions()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var set policy.Set
+	for i := range res.Units {
+		set.Add(&res.Units[i].Set)
+	}
+	ev, err := eval.New(&set, eval.Cluster{Workloads: rec.Workloads}, eval.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	identity := func(id recording.PeerID) string {
+		for _, w := range rec.Workloads {
+			if w.ID == id {
+				return w.Identity
+			}
+		}
+		return ""
+	}
+	// Who called which (server, port, method, path).
+	seen := map[call]map[recording.PeerID]bool{}
+	clients := map[recording.PeerID]bool{}
+	for _, e := range rec.Edges {
+		if identity(e.Client) == "" {
+			continue
+		}
+		clients[e.Client] = true
+		for _, r := range e.Routes {
+			k := call{e.Server, e.Port, r.Method, r.Path}
+			if seen[k] == nil {
+				seen[k] = map[recording.PeerID]bool{}
+			}
+			seen[k][e.Client] = true
+		}
+	}
+	checked := 0
+	for k, who := range seen {
+		for c := range clients {
+			d := ev.Decide(eval.Request{Destination: k.server, Port: k.port, ClientIdentity: identity(c), TLS: true, Method: k.method, Path: k.path})
+			if who[c] && !d.Allowed {
+				t.Errorf("%s %s %s on %s:%d was observed but is denied: %s", c, k.method, k.path, k.server, k.port, d.Reason)
+			}
+			if !who[c] && d.Allowed && !sameTemplate(seen, k, c) {
+				t.Errorf("%s %s %s on %s:%d was never observed but is allowed by %s", c, k.method, k.path, k.server, k.port, d.Authorization)
+			}
+			checked++
+		}
+		// Another method on the same path is not admitted unless observed.
+		other := call{k.server, k.port, "PATCH", k.path}
+		if _, ok := seen[other]; !ok {
+			for c := range who {
+				if d := ev.Decide(eval.Request{Destination: k.server, Port: k.port, ClientIdentity: identity(c), TLS: true, Method: "PATCH", Path: k.path}); d.Allowed {
+					t.Errorf("PATCH %s on %s from %s is allowed, but only %s was observed", k.path, k.server, c, k.method)
+				}
+			}
+		}
+	}
+	if checked < 100 {
+		t.Errorf("checked %d (client, call) pairs, want a real sample", checked)
+	}
+}
+
+// call is one observed request shape.
+type call struct {
+	server       recording.PeerID
+	port         uint32
+	method, path string
+}
+
+// sameTemplate says whether client c was observed on another path that
+// the route template of k also covers: then admitting k is what the
+// template is for.
+func sameTemplate(seen map[call]map[recording.PeerID]bool, k call, c recording.PeerID) bool {
+	prefix := func(p string) string {
+		i := strings.LastIndexByte(p, '/')
+		return p[:i+1]
+	}
+	for o, who := range seen {
+		if who[c] && o.server == k.server && o.port == k.port && o.method == k.method && prefix(o.path) == prefix(k.path) {
+			return true
+		}
+	}
+	return false
+}
+
+func TestNamespaceLevelNetworksAndNamespaces(t *testing.T) {
+	rec := recordUpstream(t, "emojivoto")
+	res, err := Synthesize(rec, options(LevelNamespace))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	WriteStream(&out, res)
+	s := out.String()
+	for _, want := range []string{
+		"kind: Namespace\n    name: emojivoto", // identityRefs of kind Namespace
+		"cidr: 192.0.2.10/32",                  // the unmeshed client, a single address
+		"accessPolicy: audit",
+		"proxyProtocol: gRPC",
+		LabelManagedBy + ": " + ManagedBy,
+	} {
+		if !strings.Contains(s, want) {
+			t.Errorf("namespace level for emojivoto lacks %q", want)
+		}
+	}
+	widened := options(LevelNamespace)
+	widened.NetworkPrefix = PrefixLengths{IPv4: 24}
+	res, err = Synthesize(rec, widened)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out.Reset()
+	WriteStream(&out, res)
+	if !strings.Contains(out.String(), "cidr: 192.0.2.0/24") {
+		t.Errorf("--widen-ipv4 24 did not widen the unmeshed client to 192.0.2.0/24")
+	}
+}
+
+func TestDefaultDenyIsLastAndDirectoryOutput(t *testing.T) {
+	rec := recordScenario(t, "shop")
+	opts := options(LevelServiceAccount)
+	opts.Mode, opts.DefaultDeny = ModeEnforce, true
+	res, err := Synthesize(rec, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	WriteStream(&out, res)
+	docs := strings.Split(out.String(), "---\n")
+	last := docs[len(docs)-1]
+	if !strings.Contains(last, "kind: Namespace") || !strings.Contains(last, AnnotationDefaultInbound+": deny") {
+		t.Errorf("last document = %q, want the default-deny Namespace", last)
+	}
+	if strings.Contains(out.String(), "accessPolicy: audit") {
+		t.Errorf("--mode enforce wrote an audit Server")
+	}
+
+	dir := t.TempDir()
+	stray := filepath.Join(dir, "shop", "gone.yaml")
+	handwritten := filepath.Join(dir, "shop", "mine.yaml")
+	os.MkdirAll(filepath.Dir(stray), 0o755)
+	os.WriteFile(stray, []byte("metadata:\n  labels:\n    "+LabelManagedBy+": "+ManagedBy+"\n"), 0o644)
+	os.WriteFile(handwritten, []byte("kind: ConfigMap\n"), 0o644)
+	written, removed, err := WriteDir(dir, res)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(written) != len(res.Units)+len(res.DefaultDeny)+1 || len(removed) != 1 || removed[0] != "shop/gone.yaml" {
+		t.Errorf("written %v, removed %v; want every file and the stale cinch file removed", written, removed)
+	}
+	if _, err := os.Stat(handwritten); err != nil {
+		t.Errorf("a file cinch did not write was removed: %v", err)
+	}
+	kust, _ := os.ReadFile(filepath.Join(dir, "kustomization.yaml"))
+	if !strings.Contains(string(kust), "shop/namespace.yaml") || strings.Index(string(kust), "namespace.yaml") < strings.LastIndex(string(kust), "/web") {
+		t.Errorf("kustomization.yaml = %s, want every file with namespace annotations last", kust)
+	}
+	written, removed, err = WriteDir(dir, res)
+	if err != nil || len(written) != 0 || len(removed) != 0 {
+		t.Errorf("second write: written %v, removed %v, err %v; want nothing to do", written, removed, err)
+	}
+}
+
+func TestOptionsValidate(t *testing.T) {
+	ok := options(LevelRoute)
+	for _, tc := range []struct {
+		mutate func(*Options)
+		want   string
+	}{
+		{func(o *Options) { o.Level = "pod" }, "--level"},
+		{func(o *Options) { o.Mode = "deny" }, "--mode"},
+		{func(o *Options) { o.RouteAPI = "x" }, "--route-api"},
+		{func(o *Options) { o.NetworkPrefix.IPv4 = 33 }, "--widen-ipv4"},
+		{func(o *Options) { o.ProbeNetworks = []netip.Prefix{netip.MustParsePrefix("0.0.0.0/0")} }, "--probe-networks"},
+	} {
+		o := ok
+		tc.mutate(&o)
+		if err := o.Validate(); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("Validate() = %v, want an error naming %s", err, tc.want)
+		}
+	}
+	if err := ok.Validate(); err != nil {
+		t.Errorf("default options: %v", err)
+	}
+}
