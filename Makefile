@@ -3,7 +3,7 @@ GO ?= go
 BIN := bin/cinch
 DEMO := .demo
 
-.PHONY: all build test lint bench demo docs clean
+.PHONY: all build test lint bench e2e demo docs clean
 
 all: lint test
 
@@ -19,9 +19,17 @@ lint:
 	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 
-# Decoder and recorder throughput (events/s) on the booksapp stream.
+# Decoder and recorder throughput (events/s), synthesis and evaluator speed (docs/performance.md).
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./observe/...
+	$(GO) test -run '^$$' -bench . -benchmem ./observe/... ./synth/...
+
+# End-to-end tests: the cinch binary against a real kube-apiserver and etcd (Debian's
+# etcd-server package). kube-apiserver is built first, once per version, into the e2e cache
+# (a few minutes cold; see fixtures/kubeapi). CINCH_E2E=1 makes a missing etcd a failure.
+e2e:
+	$(GO) run ./fixtures/kubeapi/cmd/build-apiserver
+	$(GO) vet -tags e2e ./fixtures/...
+	CINCH_E2E=1 $(GO) test -tags e2e -count=1 -timeout 30m ./fixtures/e2e/... ./fixtures/kubeapi/...
 
 # Generate the bundled shop scenario, record it and show the graph.
 demo: build

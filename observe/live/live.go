@@ -136,14 +136,21 @@ func follow(ctx context.Context, w Watcher, p tapapi.Params, rec *recorder.Recor
 	target := p.Target.Kind + "/" + p.Target.Name
 	in := event.NewInterner(event.DefaultInternLimit)
 	backoff := opts.Backoff
-	var down *recording.Gap
+	var (
+		down   *recording.Gap
+		wasUp  bool
+		apiErr *tapapi.APIError
+	)
 	for ctx.Err() == nil {
 		s, err := w.Watch(ctx, p, in)
-		var apiErr *tapapi.APIError
-		if errors.As(err, &apiErr) {
+		// A refusal ends the window, except that once this target has
+		// streamed, an unavailable tap service is a tap pod restarting (the
+		// API server answers 502-504 until it is back): a gap, not an end.
+		if errors.As(err, &apiErr) && !(wasUp && apiErr.Temporary()) {
 			return err
 		}
 		if err == nil {
+			wasUp = true
 			if down != nil {
 				down.End = opts.Now().UTC()
 				mu.Lock()

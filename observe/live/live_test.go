@@ -128,3 +128,59 @@ func TestProgressReportsStreamsAndTotals(t *testing.T) {
 		t.Errorf("last report %+v, saw a stream up: %v; want the window's %d events and %d edges", last, sawUp, r.Windows[0].Events, len(r.Edges))
 	}
 }
+
+// TestUnavailableAfterStreamingIsAGap: once a target has streamed, the API
+// server answering 503 is the tap pod restarting, so the window goes on; a
+// 503 before anything streamed means tap is not there, which ends it.
+func TestUnavailableAfterStreamingIsAGap(t *testing.T) {
+	stream := fixtures.Read(t, "booksapp.tap.bin.gz")
+	cut := frameStart(stream, len(stream)/2)
+	unavailable := func(w http.ResponseWriter) {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		w.Write([]byte(`{"kind":"Status","message":"service unavailable","reason":"ServiceUnavailable","code":503}`))
+	}
+	var conns atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch conns.Add(1) {
+		case 1:
+			w.Write(stream[:cut])
+			w.(http.Flusher).Flush()
+			panic(http.ErrAbortHandler)
+		case 2, 3:
+			unavailable(w)
+			return
+		default:
+			w.Write(stream[cut:])
+			w.(http.Flusher).Flush()
+		}
+		<-r.Context().Done()
+	}))
+	defer srv.Close()
+	target := []tapapi.Params{{Target: tapapi.Target{Kind: "namespace", Name: "booksapp"}, MaxRPS: 100}}
+
+	rec := recorder.New(recorder.Options{})
+	rec.BeginWindow(recording.Window{Source: "tap:ns/booksapp"})
+	err := Record(context.Background(), &tapapi.Client{HTTP: srv.Client(), Host: srv.URL}, target, rec,
+		Options{Duration: 600 * time.Millisecond, Backoff: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatalf("503s after the stream was up ended the window: %v", err)
+	}
+	r := rec.Recording()
+	var requests int64
+	for _, e := range r.Edges {
+		requests += e.Requests
+	}
+	if requests != 3000 || len(r.Windows[0].Gaps) != 1 {
+		t.Errorf("requests = %d, gaps = %+v; want all 3000 and one gap", requests, r.Windows[0].Gaps)
+	}
+
+	first := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { unavailable(w) }))
+	defer first.Close()
+	rec = recorder.New(recorder.Options{})
+	rec.BeginWindow(recording.Window{Source: "tap"})
+	err = Record(context.Background(), &tapapi.Client{HTTP: first.Client(), Host: first.URL}, target, rec, Options{Duration: time.Minute})
+	var ae *tapapi.APIError
+	if !errors.As(err, &ae) || ae.Code != http.StatusServiceUnavailable || !strings.Contains(err.Error(), "linkerd-viz") {
+		t.Errorf("a 503 before anything streamed: err = %v, want the tap-not-available refusal", err)
+	}
+}

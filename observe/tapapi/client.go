@@ -53,6 +53,17 @@ func (e *APIError) Error() string {
 	return msg
 }
 
+// Temporary says whether the refusal is the tap service being unavailable
+// for now (bad gateway, service unavailable, gateway timeout) rather than
+// missing or forbidding.
+func (e *APIError) Temporary() bool {
+	switch e.Code {
+	case http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+		return true
+	}
+	return false
+}
+
 // Watch opens a tap stream for p. Events are decoded with in (nil: a
 // private interner).
 func (c *Client) Watch(ctx context.Context, p Params, in *event.Interner) (*Stream, error) {
