@@ -239,7 +239,11 @@ type progressLine struct {
 }
 
 func (p *progressLine) show(pr live.Progress) {
-	line := fmt.Sprintf("recording %s", pr.Elapsed.Truncate(time.Second))
+	verb := "recording"
+	if pr.Done {
+		verb = "recorded"
+	}
+	line := fmt.Sprintf("%s %s", verb, pr.Elapsed.Truncate(time.Second))
 	if pr.Remaining > 0 {
 		line += fmt.Sprintf(", %s left", pr.Remaining.Round(time.Second))
 	}
@@ -247,7 +251,10 @@ func (p *progressLine) show(pr live.Progress) {
 	if secs := pr.Elapsed.Seconds(); secs > 0 {
 		rate = float64(pr.Events) / secs
 	}
-	line += fmt.Sprintf(" | %.0f events/s | %d edges | %d routes | streams %d/%d up", rate, pr.Edges, pr.Routes, pr.StreamsUp, pr.Streams)
+	line += fmt.Sprintf(" | %.0f events/s | %d edges | %d routes", rate, pr.Edges, pr.Routes)
+	if !pr.Done {
+		line += fmt.Sprintf(" | streams %d/%d up", pr.StreamsUp, pr.Streams)
+	}
 	fmt.Fprintf(p.w, "\r\033[K%s", line)
 	p.drawn = true
 }

@@ -273,7 +273,7 @@ func TestObserveLiveAllNamespacesAndProgress(t *testing.T) {
 	if len(paths) != 1 || paths[0] != "/apis/tap.linkerd.io/v1alpha1/watch/namespaces/shop/tap" {
 		t.Errorf("tap requests = %v, want one for namespace shop", paths)
 	}
-	if !strings.Contains(stderr.String(), "streams 1/1 up") || !strings.Contains(stderr.String(), "1 edges") || !strings.HasSuffix(stderr.String(), "\n") {
+	if !strings.Contains(stderr.String(), "streams 1/1 up") || !strings.Contains(stderr.String(), "recorded 1s") || !strings.Contains(stderr.String(), "1 edges") || !strings.HasSuffix(stderr.String(), "\n") {
 		t.Errorf("stderr = %q, want a progress line ending in a newline", stderr.String())
 	}
 }

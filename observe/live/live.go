@@ -21,6 +21,7 @@ import (
 	"github.com/cinchmesh/cinch/observe/recorder"
 	"github.com/cinchmesh/cinch/observe/recording"
 	"github.com/cinchmesh/cinch/observe/tapapi"
+	"github.com/cinchmesh/cinch/observe/tapstream"
 )
 
 // Watcher opens tap streams; *tapapi.Client implements it.
@@ -49,6 +50,8 @@ type Progress struct {
 	Elapsed, Remaining time.Duration // Remaining is 0 without a duration
 	recorder.Stats
 	StreamsUp, Streams int
+	// Done is set on the last report, after the window ended.
+	Done bool
 }
 
 // Record folds the events of all targets into rec for one window. It
@@ -91,9 +94,9 @@ func Record(ctx context.Context, w Watcher, targets []tapapi.Params, rec *record
 	}
 	var final func()
 	if opts.Progress != nil {
-		report := func() {
+		report := func(done bool) {
 			elapsed := opts.Now().Sub(start)
-			p := Progress{Elapsed: elapsed, StreamsUp: int(up.Load()), Streams: len(targets)}
+			p := Progress{Elapsed: elapsed, StreamsUp: int(up.Load()), Streams: len(targets), Done: done}
 			if opts.Duration > 0 {
 				p.Remaining = max(opts.Duration-elapsed, 0)
 			}
@@ -112,11 +115,11 @@ func Record(ctx context.Context, w Watcher, targets []tapapi.Params, rec *record
 				case <-ctx.Done():
 					return
 				case <-t.C:
-					report()
+					report(false)
 				}
 			}
 		}()
-		final = func() { <-done; report() }
+		final = func() { <-done; report(true) }
 	}
 	wg.Wait()
 	if final != nil {
@@ -168,6 +171,12 @@ func follow(ctx context.Context, w Watcher, p tapapi.Params, rec *recorder.Recor
 			break
 		}
 		if down == nil {
+			// The decoder names the byte it stopped at; what broke the
+			// stream (a reset, a closed connection) is what the gap is about.
+			var de *tapstream.DecodeError
+			if errors.As(err, &de) {
+				err = de.Err
+			}
 			down = &recording.Gap{Target: target, Start: opts.Now().UTC(), Error: fmt.Sprint(err)}
 		}
 		select {

@@ -124,6 +124,9 @@ func TestProgressReportsStreamsAndTotals(t *testing.T) {
 	}
 	last := reports[len(reports)-1]
 	r := rec.Recording()
+	if !last.Done || reports[0].Done {
+		t.Errorf("Done is %v on the last report and %v on the first, want only the last", last.Done, reports[0].Done)
+	}
 	if !sawUp || last.Events != r.Windows[0].Events || last.Edges != len(r.Edges) || last.Routes == 0 {
 		t.Errorf("last report %+v, saw a stream up: %v; want the window's %d events and %d edges", last, sawUp, r.Windows[0].Events, len(r.Edges))
 	}
