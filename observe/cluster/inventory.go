@@ -185,7 +185,9 @@ func ports(spec *corev1.PodSpec) []recording.ContainerPort {
 			continue
 		}
 		for _, p := range c.Ports {
-			out = append(out, recording.ContainerPort{Port: p.ContainerPort, Name: p.Name, Protocol: string(p.Protocol)})
+			// The API server defaults the protocol to TCP; manifests may
+			// leave it out. Both mean the same port.
+			out = append(out, recording.ContainerPort{Port: p.ContainerPort, Name: p.Name, Protocol: cmp.Or(string(p.Protocol), string(corev1.ProtocolTCP))})
 		}
 	}
 	return out
@@ -207,7 +209,8 @@ func probes(spec *corev1.PodSpec) []recording.Probe {
 			if !ok {
 				continue
 			}
-			out = append(out, recording.Probe{Kind: kind, Port: port, Path: cmp.Or(p.HTTPGet.Path, "/"), Scheme: string(p.HTTPGet.Scheme)})
+			// Defaults as the API server fills them in.
+			out = append(out, recording.Probe{Kind: kind, Port: port, Path: cmp.Or(p.HTTPGet.Path, "/"), Scheme: cmp.Or(string(p.HTTPGet.Scheme), string(corev1.URISchemeHTTP))})
 		}
 	}
 	return out
