@@ -25,6 +25,7 @@ type synthOptions struct {
 	probeNetworks   []string
 	namespaces      []string
 	clusterDomain   string
+	grantDenied     bool
 	routes          routes.Options
 }
 
@@ -40,6 +41,7 @@ func (o *synthOptions) addFlags(fs *pflag.FlagSet) {
 	fs.StringSliceVar(&o.probeNetworks, "probe-networks", nil, "route level: networks kubelet probes come from (your node CIDRs); default: the node addresses in the recording")
 	fs.StringSliceVarP(&o.namespaces, "namespace", "n", nil, "only servers in these namespaces (default: all in the recording)")
 	fs.StringVar(&o.clusterDomain, "cluster-domain", "cluster.local", "cluster domain, for ServiceProfile names")
+	fs.BoolVar(&o.grantDenied, "grant-denied", false, "also grant clients whose every request the policy in force denied (seen in metrics recordings); by default they stay denied")
 	d := routes.DefaultOptions()
 	fs.IntVar(&o.routes.MinDistinct, "route-min-distinct", d.MinDistinct, "route level: how many different literal values one path segment must show before it becomes a parameter (docs/route-inference.md)")
 	fs.IntVar(&o.routes.HexMinLength, "route-hex-min-length", d.HexMinLength, "route level: the shortest run of hex digits taken for an id")
@@ -117,6 +119,7 @@ func (o *synthOptions) validate() (synth.Options, error) {
 		NetworkPrefix:   synth.PrefixLengths{IPv4: o.widenIPv4, IPv6: o.widenIPv6},
 		Namespaces:      o.namespaces,
 		ClusterDomain:   o.clusterDomain,
+		GrantDenied:     o.grantDenied,
 	}
 	for _, n := range o.probeNetworks {
 		p, err := netip.ParsePrefix(n)

@@ -95,7 +95,7 @@ func Synthesize(rec *recording.Recording, opts Options) (*Result, error) {
 	if errs := policy.Validate(&all); len(errs) > 0 {
 		return nil, fmt.Errorf("synthesized policy fails Linkerd's admission rules (a cinch bug, please report it):\n%w", errors.Join(errs...))
 	}
-	if err := selfCheck(rec, res, ports); err != nil {
+	if err := selfCheck(rec, res, ports, opts.Level); err != nil {
 		return nil, err
 	}
 	return res, nil
@@ -179,7 +179,10 @@ func (b *builder) serverPort(sp *serverPort) {
 			AccessPolicy:  policy.Deny,
 		},
 	}
-	if sp.GRPC {
+	switch {
+	case sp.TCP:
+		srv.Spec.ProxyProtocol = policy.ProtocolOpaque
+	case sp.GRPC:
 		srv.Spec.ProxyProtocol = policy.ProtocolGRPC
 	}
 	if b.opts.Mode == ModeAudit {
@@ -187,7 +190,7 @@ func (b *builder) serverPort(sp *serverPort) {
 	}
 	u.Set.Servers = append(u.Set.Servers, srv)
 	target := policy.LocalTargetRef{Group: policy.GroupPolicy, Kind: policy.KindServer, Name: srv.Name}
-	if b.opts.Level == LevelRoute {
+	if b.opts.Level == LevelRoute && !sp.TCP {
 		b.routes(u, sp, &srv)
 		return
 	}
@@ -204,7 +207,7 @@ func (b *builder) serverPort(sp *serverPort) {
 // level: a caller whose every request was a kubelet probe on one of the
 // port's probe paths is admitted by the Server's implicit probe route.
 func (b *builder) needsGrant(sp *serverPort, c *caller) bool {
-	if sp.GRPC {
+	if sp.GRPC || sp.TCP {
 		return true
 	}
 	for _, r := range c.Routes {

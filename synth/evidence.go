@@ -23,7 +23,10 @@ type portKey struct {
 type serverPort struct {
 	portKey
 	Workload recording.Workload
-	GRPC     bool
+	GRPC bool
+	// TCP is set when every edge of the port is a connection-level edge
+	// from metrics: the Server is opaque and has no routes.
+	TCP bool
 	// Callers are the clients, sorted by peer ID.
 	Callers []*caller
 	// OutboundOnly is set when only client proxies reported the traffic.
@@ -81,13 +84,18 @@ func collect(rec *recording.Recording, opts *Options) ([]*serverPort, []string) 
 			warnings = append(warnings, fmt.Sprintf("%s is not meshed: no Linkerd policy applies to it (%d requests from %s skipped)", e.Server, e.Requests, e.Client))
 			continue
 		}
+		if e.Requests == 0 && !opts.GrantDenied {
+			warnings = append(warnings, fmt.Sprintf("%s -> %s port %d: all %d requests were denied by the policy in force, so none is granted (--grant-denied grants them)", e.Client, e.Server, e.Port, e.Denied))
+			continue
+		}
 		k := portKey{e.Server, e.Port}
 		sp := ports[k]
 		if sp == nil {
-			sp = &serverPort{portKey: k, Workload: w, OutboundOnly: true}
+			sp = &serverPort{portKey: k, Workload: w, OutboundOnly: true, TCP: true}
 			ports[k] = sp
 		}
 		sp.GRPC = sp.GRPC || e.Protocol == recording.ProtocolGRPC
+		sp.TCP = sp.TCP && e.Protocol == recording.ProtocolTCP
 		sp.OutboundOnly = sp.OutboundOnly && e.OutboundOnly
 		sp.Overflow += e.RoutesOverflow
 		sp.Requests += e.Requests
@@ -97,7 +105,7 @@ func collect(rec *recording.Recording, opts *Options) ([]*serverPort, []string) 
 		if e.LastSeen != nil && e.LastSeen.After(sp.Last) {
 			sp.Last = *e.LastSeen
 		}
-		c := &caller{Peer: e.Client, Requests: e.Requests}
+		c := &caller{Peer: e.Client, Requests: max(e.Requests, e.Denied)}
 		for _, r := range e.Routes {
 			if !routes.Expressible(r.Path) {
 				warnings = append(warnings, fmt.Sprintf("%s -> %s port %d: path %q is not UTF-8, so no route can match it (%d requests)", e.Client, e.Server, e.Port, r.Path, r.Requests))
@@ -116,7 +124,7 @@ func collect(rec *recording.Recording, opts *Options) ([]*serverPort, []string) 
 				warnings = append(warnings, fmt.Sprintf("%s called %s over mTLS but its identity is unknown: record with cluster access or --cluster-file", e.Client, e.Server))
 			}
 		}
-		if e.Requests-e.TLS["true"] > 0 {
+		if c.Requests-e.TLS["true"] > 0 {
 			c.Networks = networksOf(e, peers[e.Client], opts.NetworkPrefix)
 			c.NetworksIncomplete = e.SourceIPsOverflow > 0
 		}

@@ -73,6 +73,9 @@ type Options struct {
 	Namespaces []string
 	// ClusterDomain names ServiceProfiles (default cluster.local).
 	ClusterDomain string
+	// GrantDenied grants clients whose every request the policy in force
+	// denied (seen in metrics only); by default they stay denied.
+	GrantDenied bool
 	// Routes are the route inference thresholds.
 	Routes routes.Options
 }

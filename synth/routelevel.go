@@ -49,6 +49,11 @@ func (b *builder) routes(u *Unit, sp *serverPort, srv *policy.Server) {
 	if sp.Overflow > 0 {
 		b.warn("%s port %d: %d requests had paths the recording did not keep (its per-edge limit); with routes attached they will get 404: re-record with a higher --max-paths-per-edge or use a coarser level", sp.Server, sp.Port, sp.Overflow)
 	}
+	for _, c := range sp.Callers {
+		if len(c.Routes) == 0 {
+			b.warn("%s -> %s port %d: known without paths (metrics only), so no route is written for it and its requests will get 404 at route level: merge a tap recording of it or use a coarser level", c.Peer, sp.Server, sp.Port)
+		}
+	}
 	matchers := b.inferRoutes(sp)
 	probeCaller := b.probeCaller(sp)
 	groups := map[*matcher]map[*caller]bool{}
@@ -247,7 +252,12 @@ func (b *builder) serviceProfiles(ports []*serverPort) {
 		if len(w.Services) == 0 {
 			continue
 		}
-		matchers := b.inferRoutes(sp)
+		for _, c := range sp.Callers {
+		if len(c.Routes) == 0 {
+			b.warn("%s -> %s port %d: known without paths (metrics only), so no route is written for it and its requests will get 404 at route level: merge a tap recording of it or use a coarser level", c.Peer, sp.Server, sp.Port)
+		}
+	}
+	matchers := b.inferRoutes(sp)
 		for _, svc := range w.Services {
 			k := w.Namespace + "/" + svc
 			p := profiles[k]

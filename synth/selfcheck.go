@@ -15,7 +15,7 @@ import (
 // made from, as if enforced: every observed request must be admitted by
 // one of the generated authorizations (not merely audited). A failure is a
 // cinch bug, and the policy is not written.
-func selfCheck(rec *recording.Recording, res *Result, ports []*serverPort) error {
+func selfCheck(rec *recording.Recording, res *Result, ports []*serverPort, level Level) error {
 	var set policy.Set
 	for i := range res.Units {
 		u := res.Units[i].Set
@@ -36,7 +36,7 @@ func selfCheck(rec *recording.Recording, res *Result, ports []*serverPort) error
 			continue
 		}
 		for _, c := range sp.Callers {
-			for _, req := range requestsOf(sp, c, cp, td) {
+			for _, req := range requestsOf(sp, c, level, cp, td) {
 				d := ev.Decide(req)
 				if d.Reason != eval.ReasonAuthorized && len(failures) < 10 {
 					failures = append(failures, fmt.Sprintf("%s -> %s port %d %s %s: %s (server %s, route %s)",
@@ -67,7 +67,7 @@ func hasServer(res *Result, sp *serverPort) bool {
 // requestsOf lists the caller's observed requests as the server's proxy
 // saw them: once with its mesh identity when it used mTLS, once from each
 // of its addresses when it did not.
-func requestsOf(sp *serverPort, c *caller, cp, td string) []eval.Request {
+func requestsOf(sp *serverPort, c *caller, level Level, cp, td string) []eval.Request {
 	type source struct {
 		identity string
 		ip       netip.Addr
@@ -83,9 +83,15 @@ func requestsOf(sp *serverPort, c *caller, cp, td string) []eval.Request {
 	for _, p := range c.Networks {
 		sources = append(sources, source{ip: p.Addr()})
 	}
+	routes := c.Routes
+	if len(routes) == 0 && (level != LevelRoute || sp.TCP) {
+		// Known without paths (metrics): any request reaches the server's
+		// authorizations at the coarse levels.
+		routes = []recording.Route{{Method: "GET", Path: "/"}}
+	}
 	var out []eval.Request
 	for _, s := range sources {
-		for _, r := range c.Routes {
+		for _, r := range routes {
 			out = append(out, eval.Request{
 				Destination: sp.Server, Port: sp.Port,
 				ClientIdentity: s.identity, TLS: s.identity != "", SourceIP: s.ip,

@@ -332,3 +332,44 @@ func TestOptionsValidate(t *testing.T) {
 		t.Errorf("default options: %v", err)
 	}
 }
+
+// TestMetricsEdges: a connection-level (TCP) edge gets an opaque Server
+// with server-level authorization at every level, and a client whose
+// every request was denied is not granted unless asked.
+func TestMetricsEdges(t *testing.T) {
+	wl := func(name string) recording.Workload {
+		return recording.Workload{ID: recording.PeerID("data/" + name), Namespace: "data", Kind: "Deployment", Name: name, ServiceAccount: name, Meshed: true,
+			Identity: name + ".data.serviceaccount.identity.linkerd.cluster.local", Labels: map[string]string{"app": name},
+			Ports: []recording.ContainerPort{{Port: 5432, Name: "pg", Protocol: "TCP"}}}
+	}
+	rec := recording.New()
+	rec.Windows = []recording.Window{{Source: "prometheus:http://prometheus:9090"}}
+	rec.Workloads = []recording.Workload{wl("api"), wl("db"), wl("batch")}
+	rec.Edges = []recording.Edge{
+		{Client: "data/api", Server: "data/db", Port: 5432, Protocol: recording.ProtocolTCP, Requests: 10, TLS: map[string]int64{"true": 10}},
+		{Client: "data/batch", Server: "data/db", Port: 5432, Protocol: recording.ProtocolTCP, Denied: 3, TLS: map[string]int64{"true": 3}},
+	}
+	for _, level := range Levels {
+		for _, grant := range []bool{false, true} {
+			opts := options(level)
+			opts.GrantDenied = grant
+			res, err := Synthesize(rec, opts)
+			if err != nil {
+				t.Fatalf("%s: %v", level, err)
+			}
+			var out bytes.Buffer
+			WriteStream(&out, res)
+			s := out.String()
+			if !strings.Contains(s, "proxyProtocol: opaque") || strings.Contains(s, "kind: HTTPRoute") || !strings.Contains(s, "name: api") && !strings.Contains(s, "name: data") {
+				t.Errorf("%s: want an opaque Server with a server-level grant for api, got:\n%s", level, s)
+			}
+			if level != LevelNamespace && strings.Contains(s, "name: batch") != grant {
+				t.Errorf("%s, grant denied %v: batch granted = %v", level, grant, strings.Contains(s, "name: batch"))
+			}
+			warned := strings.Contains(strings.Join(res.Warnings, "\n"), "data/batch -> data/db port 5432: all 3 requests were denied")
+			if warned == grant {
+				t.Errorf("%s, grant denied %v: warnings %q", level, grant, res.Warnings)
+			}
+		}
+	}
+}

@@ -51,6 +51,9 @@ func Table(w io.Writer, r *recording.Recording) error {
 		if e.OutboundOnly {
 			notes = append(notes, "outbound only")
 		}
+		if e.Denied > 0 {
+			notes = append(notes, fmt.Sprintf("%d denied by policy", e.Denied))
+		}
 		if e.RoutesOverflow > 0 {
 			notes = append(notes, fmt.Sprintf("%d requests beyond the route limit", e.RoutesOverflow))
 		}
@@ -116,6 +119,7 @@ type ViewEdge struct {
 	Port           uint32             `json:"port"`
 	Protocol       recording.Protocol `json:"protocol"`
 	Requests       int64              `json:"requests"`
+	Denied         int64              `json:"denied"`
 	OutboundOnly   bool               `json:"outboundOnly"`
 	Routes         []ViewRoute        `json:"routes"`
 	RoutesOverflow int64              `json:"routesOverflow"`
@@ -142,7 +146,7 @@ func NewView(r *recording.Recording) View {
 	for _, e := range r.Edges {
 		ve := ViewEdge{
 			Client: e.Client, Server: e.Server, Port: e.Port, Protocol: e.Protocol,
-			Requests: e.Requests, OutboundOnly: e.OutboundOnly, Routes: []ViewRoute{},
+			Requests: e.Requests, Denied: e.Denied, OutboundOnly: e.OutboundOnly, Routes: []ViewRoute{},
 			RoutesOverflow: e.RoutesOverflow,
 			LatencyP50:     e.Latency.Quantile(0.5), LatencyP99: e.Latency.Quantile(0.99),
 		}

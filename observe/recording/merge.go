@@ -197,10 +197,17 @@ func addCounts(dst, src map[string]int64) map[string]int64 {
 }
 
 func mergeEdge(a *Edge, b Edge) {
-	if a.Protocol != b.Protocol {
+	// What tap or HTTP metrics saw on a port is more precise than a
+	// connection count for it; gRPC and plain HTTP together are HTTP.
+	switch {
+	case a.Protocol == b.Protocol, b.Protocol == ProtocolTCP:
+	case a.Protocol == ProtocolTCP:
+		a.Protocol = b.Protocol
+	default:
 		a.Protocol = ProtocolHTTP
 	}
 	a.Requests += b.Requests
+	a.Denied += b.Denied
 	a.OutboundOnly = a.OutboundOnly && b.OutboundOnly
 	a.TLS = addCounts(a.TLS, b.TLS)
 	sources := map[string]int64{}

@@ -24,13 +24,16 @@ const (
 // "ip:ADDRESS" for anything else.
 type PeerID string
 
-// Protocol is what an edge carried as far as tap can tell. Tap does not
-// report the HTTP version, so plain HTTP is "HTTP" (HTTP/1 or HTTP/2).
+// Protocol is what an edge carried as far as the source can tell. Tap
+// does not report the HTTP version, so plain HTTP is "HTTP" (HTTP/1 or
+// HTTP/2). TCP is a connection-level edge (opaque or otherwise not HTTP),
+// known from metrics only: its Requests count connections.
 type Protocol string
 
 const (
 	ProtocolHTTP Protocol = "HTTP"
 	ProtocolGRPC Protocol = "gRPC"
+	ProtocolTCP  Protocol = "TCP"
 )
 
 // Recording is the whole file.
@@ -150,6 +153,10 @@ type Edge struct {
 	Port     uint32   `json:"port"`
 	Protocol Protocol `json:"protocol"`
 	Requests int64    `json:"requests"`
+	// Denied counts requests the server's proxy refused by policy. Only
+	// metrics show them (tap never sees a denied request); an edge may have
+	// Denied and no Requests at all. synth never grants them by itself.
+	Denied int64 `json:"denied,omitempty"`
 	// OutboundOnly is set when no inbound event was seen for this edge (the
 	// server's proxy was not tapped): the counts come from the client's
 	// proxy and carry no policy decision.

@@ -153,3 +153,24 @@ func TestHistogram(t *testing.T) {
 		t.Errorf("p99 = %d, want %d", q, Bounds[BucketIndex(10000)])
 	}
 }
+
+// TestMergeMetricsWithTap: metrics give connection-level TCP edges and
+// denied counts, tap gives the protocol and routes; merged, the edge keeps
+// tap's protocol whatever the order, and denied requests add up.
+func TestMergeMetricsWithTap(t *testing.T) {
+	tap := sample("tap:ns/s", edge("ns/a", "ns/s", 80, Route{Method: "GET", Path: "/x", Requests: 3}))
+	tap.Edges[0].Protocol = ProtocolGRPC
+	metrics := sample("prometheus:http://prom", edge("ns/a", "ns/s", 80))
+	metrics.Edges[0].Protocol, metrics.Edges[0].Requests, metrics.Edges[0].Denied = ProtocolTCP, 40, 2
+	denied := sample("prometheus:http://prom", edge("ns/a", "ns/s", 80))
+	denied.Edges[0].Protocol, denied.Edges[0].Requests, denied.Edges[0].Denied = ProtocolTCP, 0, 5
+	for name, m := range map[string]*Recording{
+		"tap first":     Merge(DefaultLimits, tap, metrics, denied),
+		"metrics first": Merge(DefaultLimits, metrics, denied, tap),
+	} {
+		e := m.Edges[0]
+		if e.Protocol != ProtocolGRPC || e.Denied != 7 || e.Requests != 43 || len(e.Routes) != 1 {
+			t.Errorf("%s: edge = %+v, want gRPC with 7 denied, 43 requests and tap's route", name, e)
+		}
+	}
+}
