@@ -23,7 +23,7 @@ type portKey struct {
 type serverPort struct {
 	portKey
 	Workload recording.Workload
-	GRPC bool
+	GRPC     bool
 	// TCP is set when every edge of the port is a connection-level edge
 	// from metrics: the Server is opaque and has no routes.
 	TCP bool
