@@ -252,11 +252,6 @@ func (b *builder) serviceProfiles(ports []*serverPort) {
 		if len(w.Services) == 0 {
 			continue
 		}
-		for _, c := range sp.Callers {
-			if len(c.Routes) == 0 {
-				b.warn("%s -> %s port %d: known without paths (metrics only), so no route is written for it and its requests will get 404 at route level: merge a tap recording of it or use a coarser level", c.Peer, sp.Server, sp.Port)
-			}
-		}
 		matchers := b.inferRoutes(sp)
 		for _, svc := range w.Services {
 			k := w.Namespace + "/" + svc
