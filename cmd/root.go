@@ -55,6 +55,7 @@ Start by recording saved tap output:
 		newVersionCommand(s),
 		newObserveCommand(s),
 		newSynthCommand(s),
+		newPRCommand(s),
 		newGraphCommand(s),
 		newDocsCommand(),
 	)

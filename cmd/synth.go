@@ -35,7 +35,6 @@ func (o *synthOptions) addFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.defaultDeny, "default-deny", false, "also annotate each namespace with the deny default inbound policy (last document; pods pick it up when they restart)")
 	fs.BoolVar(&o.serviceProfiles, "service-profiles", false, "also write ServiceProfiles for the Services in front of the servers, with the inferred routes")
 	fs.StringVar(&o.routeAPI, "route-api", string(synth.RouteAPIGateway), "API group of the HTTPRoutes at route level: gateway.networking.k8s.io or policy.linkerd.io")
-	fs.StringVarP(&o.output, "output", "o", "-", "where to write: - for one YAML stream on stdout, or a directory (one folder per namespace, one file per workload, a kustomization.yaml)")
 	fs.IntVar(&o.widenIPv4, "widen-ipv4", 0, "widen unmeshed clients' IPv4 addresses to networks of this prefix length (0: single addresses)")
 	fs.IntVar(&o.widenIPv6, "widen-ipv6", 0, "widen unmeshed clients' IPv6 addresses to networks of this prefix length (0: single addresses)")
 	fs.StringSliceVar(&o.probeNetworks, "probe-networks", nil, "route level: networks kubelet probes come from (your node CIDRs); default: the node addresses in the recording")
@@ -100,6 +99,7 @@ watch the audit logs, then --mode enforce, then --default-deny. See docs/synth.m
 		},
 	}
 	o.addFlags(c.Flags())
+	c.Flags().StringVarP(&o.output, "output", "o", "-", "where to write: - for one YAML stream on stdout, or a directory (one folder per namespace, one file per workload, a kustomization.yaml)")
 	return c
 }
 

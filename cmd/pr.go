@@ -1,0 +1,105 @@
+package cmd
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/cinchmesh/cinch/observe/recording"
+	"github.com/cinchmesh/cinch/synth"
+	"github.com/cinchmesh/cinch/synth/gitops"
+)
+
+type prOptions struct {
+	synth    synthOptions
+	repo     string
+	path     string
+	branch   string
+	bodyFile string
+}
+
+func newPRCommand(s Streams) *cobra.Command {
+	o := &prOptions{}
+	c := &cobra.Command{
+		Use:   "pr RECORDING... --repo DIR [--path linkerd-policy] [--level ...] [--mode audit|enforce]",
+		Short: "Write synthesized policy into a GitOps checkout and commit it on a branch for a pull request",
+		Long: `Synthesize policy from recordings (as cinch synth does), write it into a GitOps checkout
+under --path, and commit it with git on a new branch, with a pull request description.
+It never pushes: it prints the git push and gh pr create lines to run.
+
+The change is computed against the policy already at --path (from an earlier run or
+written by hand): only objects whose content changed are rewritten, objects an earlier run
+wrote that are no longer justified are removed, and files cinch did not write are left
+alone. Re-running on the same recordings changes nothing and commits nothing.`,
+		Example: `  cinch pr week.yaml --repo ~/src/gitops --path clusters/prod/linkerd-policy --level serviceaccount
+  cinch pr week.yaml --repo . --mode enforce --body-file /tmp/pr.md && gh pr create --body-file /tmp/pr.md`,
+		RunE: func(c *cobra.Command, args []string) error {
+			opts, err := o.synth.validate()
+			if err != nil {
+				return err
+			}
+			if o.repo == "" {
+				return usageErrorf("--repo: name the GitOps checkout to write into")
+			}
+			if filepath.IsAbs(o.path) || o.path == "" {
+				return usageErrorf("--path %q: want a directory relative to the repository", o.path)
+			}
+			branch := o.branch
+			if branch == "" {
+				branch = fmt.Sprintf("cinch/%s-%s", opts.Level, time.Now().UTC().Format("2006-01-02"))
+			}
+			rec, err := readRecordings(s, args, recording.DefaultLimits)
+			if err != nil {
+				return err
+			}
+			res, err := synth.Synthesize(rec, opts)
+			if err != nil {
+				return err
+			}
+			if err := gitops.CheckRepo(o.repo, o.path, branch); err != nil {
+				return err
+			}
+			change, err := gitops.Apply(filepath.Join(o.repo, o.path), res)
+			if err != nil {
+				return err
+			}
+			for _, w := range res.Warnings {
+				fmt.Fprintln(s.Err, "warning:", w)
+			}
+			if change.Empty() {
+				fmt.Fprintf(s.Err, "%s is current: nothing to commit\n", filepath.Join(o.repo, o.path))
+				return nil
+			}
+			d := gitops.Describe{Level: opts.Level, Mode: opts.Mode, Path: o.path}
+			commit, err := gitops.Commit(o.repo, o.path, branch, gitops.Message(d, rec, change))
+			if err != nil {
+				return err
+			}
+			body, err := gitops.Body(d, rec, res, change)
+			if err != nil {
+				return err
+			}
+			added, removed, changed := change.Count()
+			fmt.Fprintf(s.Err, "committed %.12s on branch %s: %d added, %d changed, %d removed\n", commit, branch, added, changed, removed)
+			if o.bodyFile == "" {
+				fmt.Fprint(s.Out, body)
+				fmt.Fprintf(s.Err, "next:\n  git -C %s push -u origin %s\n  gh pr create --head %s --title %q --body-file BODY.md   (the description above)\n", o.repo, branch, branch, "Linkerd policy: "+string(opts.Level)+" level")
+				return nil
+			}
+			if err := os.WriteFile(o.bodyFile, []byte(body), 0o644); err != nil {
+				return fmt.Errorf("--body-file: %w", err)
+			}
+			fmt.Fprintf(s.Err, "next:\n  git -C %s push -u origin %s\n  gh pr create --head %s --title %q --body-file %s\n", o.repo, branch, branch, "Linkerd policy: "+string(opts.Level)+" level", o.bodyFile)
+			return nil
+		},
+	}
+	o.synth.addFlags(c.Flags())
+	c.Flags().StringVar(&o.repo, "repo", "", "the GitOps checkout (a git work tree) to write into")
+	c.Flags().StringVar(&o.path, "path", "linkerd-policy", "directory of the policy inside the repository")
+	c.Flags().StringVar(&o.branch, "branch", "", "branch to create (default cinch/<level>-<date>)")
+	c.Flags().StringVar(&o.bodyFile, "body-file", "", "write the pull request description (markdown) here instead of stdout")
+	return c
+}

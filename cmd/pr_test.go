@@ -1,0 +1,158 @@
+package cmd
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/cinchmesh/cinch/fixtures/scenario"
+	"github.com/cinchmesh/cinch/observe/cluster"
+	"github.com/cinchmesh/cinch/observe/recorder"
+	"github.com/cinchmesh/cinch/observe/recording"
+)
+
+func gitIn(t *testing.T, repo string, args ...string) string {
+	t.Helper()
+	out, err := exec.Command("git", append([]string{"-C", repo}, args...)...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("git %v: %v\n%s", args, err, out)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// shopRecording records the shop scenario with its cluster objects.
+func shopRecording(t *testing.T) *recording.Recording {
+	t.Helper()
+	sc, err := scenario.Load("../fixtures/scenarios/shop.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var objs bytes.Buffer
+	if err := sc.WriteCluster(&objs); err != nil {
+		t.Fatal(err)
+	}
+	o, err := cluster.Read(&objs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := recorder.New(recorder.Options{Inventory: cluster.NewInventory(o, cluster.Options{})})
+	r.BeginWindow(recording.Window{Source: "file:shop.tap.bin"})
+	evs := sc.Events()
+	for i := range evs {
+		r.Add(&evs[i])
+	}
+	r.EndWindow(nil, nil)
+	return r.Recording()
+}
+
+// TestPRLoop drives the users' loop on a real git repository: a first pull
+// request from nothing, a second after a new window adds a client and
+// drops a route, and a third run on the same window that changes nothing.
+func TestPRLoop(t *testing.T) {
+	if _, err := exec.LookPath("git"); err != nil {
+		t.Skip("git is not installed")
+	}
+	t.Setenv("GIT_AUTHOR_NAME", "cinch test")
+	t.Setenv("GIT_AUTHOR_EMAIL", "test@example.com")
+	t.Setenv("GIT_COMMITTER_NAME", "cinch test")
+	t.Setenv("GIT_COMMITTER_EMAIL", "test@example.com")
+	dir := t.TempDir()
+	repo := filepath.Join(dir, "gitops")
+	os.MkdirAll(repo, 0o755)
+	gitIn(t, repo, "init", "-q", "-b", "main")
+	write(t, repo, "README.md", "gitops\n")
+	// A hand-written policy file in the path must be left alone.
+	os.MkdirAll(filepath.Join(repo, "linkerd-policy", "shop"), 0o755)
+	write(t, filepath.Join(repo, "linkerd-policy", "shop"), "extra.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: mine, namespace: shop}\n")
+	gitIn(t, repo, "add", "-A")
+	gitIn(t, repo, "commit", "-q", "-m", "init")
+
+	rec := shopRecording(t)
+	first := filepath.Join(dir, "first.yaml")
+	if err := recording.WriteFile(first, rec, nil); err != nil {
+		t.Fatal(err)
+	}
+	body := filepath.Join(dir, "body.md")
+	_, stderr, err := run(t, "", "pr", first, "--repo", repo, "--level", "route", "--branch", "policy-1", "--body-file", body)
+	if err != nil {
+		t.Fatalf("first pr: %v\n%s", err, stderr)
+	}
+	if gitIn(t, repo, "rev-parse", "--abbrev-ref", "HEAD") != "policy-1" {
+		t.Errorf("not on the new branch")
+	}
+	files := strings.Split(gitIn(t, repo, "show", "--name-only", "--format=", "HEAD"), "\n")
+	if !slices.Contains(files, "linkerd-policy/shop/web.yaml") || !slices.Contains(files, "linkerd-policy/kustomization.yaml") || slices.Contains(files, "linkerd-policy/shop/extra.yaml") {
+		t.Errorf("first commit touched %v", files)
+	}
+	subject := gitIn(t, repo, "log", "-1", "--format=%s")
+	if !strings.HasPrefix(subject, "linkerd policy: route level, audit mode (") || strings.Contains(subject, " 0 added") {
+		t.Errorf("commit subject %q", subject)
+	}
+	md, _ := os.ReadFile(body)
+	for _, want := range []string{"## Linkerd authorization policy: route level, audit mode", "### Who may call what", "```mermaid", "### Rollout", "kubectl apply -k linkerd-policy"} {
+		if !strings.Contains(string(md), want) {
+			t.Errorf("PR body lacks %q", want)
+		}
+	}
+	if !strings.Contains(stderr, "git -C "+repo+" push -u origin policy-1") || !strings.Contains(stderr, "gh pr create") {
+		t.Errorf("stderr does not say how to push and open the PR:\n%s", stderr)
+	}
+
+	// A new window: reporter now also calls web, and nobody calls
+	// catalog's /search any more.
+	rec2 := shopRecording(t)
+	var edges []recording.Edge
+	for _, e := range rec2.Edges {
+		if e.Server == "shop/catalog" {
+			e.Routes = slices.DeleteFunc(e.Routes, func(r recording.Route) bool { return r.Path == "/search" })
+		}
+		edges = append(edges, e)
+	}
+	edges = append(edges, recording.Edge{Client: "payments/payments", Server: "shop/web", Port: 8080, Protocol: recording.ProtocolHTTP,
+		Requests: 5, TLS: map[string]int64{"true": 5}, Routes: []recording.Route{{Method: "GET", Path: "/products/7", Requests: 5}}})
+	rec2.Edges = edges
+	rec2.Normalize()
+	second := filepath.Join(dir, "second.yaml")
+	if err := recording.WriteFile(second, rec2, nil); err != nil {
+		t.Fatal(err)
+	}
+	_, stderr, err = run(t, "", "pr", second, "--repo", repo, "--level", "route", "--branch", "policy-2", "--body-file", body)
+	if err != nil {
+		t.Fatalf("second pr: %v\n%s", err, stderr)
+	}
+	log := gitIn(t, repo, "log", "-1", "--format=%B")
+	if !strings.Contains(log, "changed HTTPRoute shop/catalog-") || !strings.Contains(log, "added AuthorizationPolicy shop/web-") {
+		t.Errorf("second commit message does not name catalog's changed routes and web's new grant:\n%s", log)
+	}
+	if catalog, _ := os.ReadFile(filepath.Join(repo, "linkerd-policy", "shop", "catalog.yaml")); bytes.Contains(catalog, []byte("/search")) || !bytes.Contains(catalog, []byte("/products/")) {
+		t.Errorf("catalog's policy still has the dropped /search route, or lost the others")
+	}
+	changed := strings.Split(gitIn(t, repo, "show", "--name-only", "--format=", "HEAD"), "\n")
+	if slices.Contains(changed, "linkerd-policy/shop/orders.yaml") || slices.Contains(changed, "linkerd-policy/payments/ledger.yaml") {
+		t.Errorf("the second commit rewrote files the new window does not concern: %v", changed)
+	}
+
+	// Same window again: nothing to do, no branch.
+	_, stderr, err = run(t, "", "pr", second, "--repo", repo, "--level", "route", "--branch", "policy-3")
+	if err != nil || !strings.Contains(stderr, "nothing to commit") {
+		t.Errorf("third run: err %v, stderr %q; want nothing to commit", err, stderr)
+	}
+	if branches := gitIn(t, repo, "branch", "--list", "policy-3"); branches != "" {
+		t.Errorf("the no-op run created branch policy-3")
+	}
+	if st := gitIn(t, repo, "status", "--porcelain"); st != "" {
+		t.Errorf("the no-op run left changes:\n%s", st)
+	}
+
+	// Refusals.
+	if _, _, err := run(t, "", "pr", second, "--repo", dir); err == nil || !strings.Contains(err.Error(), "not a git checkout") {
+		t.Errorf("non-repo: err = %v", err)
+	}
+	if _, _, err := run(t, "", "pr", second, "--repo", repo, "--branch", "policy-2"); err == nil || !strings.Contains(err.Error(), "already exists") {
+		t.Errorf("existing branch: err = %v", err)
+	}
+}

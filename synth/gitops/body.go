@@ -1,0 +1,187 @@
+package gitops
+
+import (
+	"bytes"
+	"cmp"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/cinchmesh/cinch/observe/graphprint"
+	"github.com/cinchmesh/cinch/observe/recording"
+	"github.com/cinchmesh/cinch/synth"
+	"github.com/cinchmesh/cinch/synth/policy"
+)
+
+// Describe says what a pull request is about.
+type Describe struct {
+	Level synth.Level
+	Mode  synth.Mode
+	// Path is the policy directory relative to the repository.
+	Path string
+}
+
+// Message is the commit message: a subject line and the counts.
+func Message(d Describe, rec *recording.Recording, c *Change) string {
+	added, removed, changed := c.Count()
+	var b strings.Builder
+	fmt.Fprintf(&b, "linkerd policy: %s level, %s mode (%d added, %d changed, %d removed)\n\n", d.Level, d.Mode, added, changed, removed)
+	fmt.Fprintf(&b, "Synthesized by cinch from %s.\n", windows(rec))
+	for _, o := range c.Objects {
+		fmt.Fprintf(&b, "\n%s %s", o.Change, o.Key)
+	}
+	b.WriteByte('\n')
+	return b.String()
+}
+
+// windows summarizes the recording's windows.
+func windows(rec *recording.Recording) string {
+	var sources []string
+	for _, w := range rec.Windows {
+		if !slices.Contains(sources, w.Source) {
+			sources = append(sources, w.Source)
+		}
+	}
+	return fmt.Sprintf("%d recorded window(s): %s", len(rec.Windows), strings.Join(sources, ", "))
+}
+
+// Body writes the pull request description in markdown (GitHub renders
+// the Mermaid block as a diagram).
+func Body(d Describe, rec *recording.Recording, res *synth.Result, c *Change) (string, error) {
+	var b bytes.Buffer
+	added, removed, changed := c.Count()
+	fmt.Fprintf(&b, "## Linkerd authorization policy: %s level, %s mode\n\n", d.Level, d.Mode)
+	fmt.Fprintf(&b, "Synthesized by `cinch` from %s. Every request in the recording is admitted by this policy (checked by evaluating it as the proxy would); everything else is ", windows(rec))
+	if d.Mode == synth.ModeAudit {
+		b.WriteString("logged as it would be denied (audit mode), not yet refused.\n\n")
+	} else {
+		b.WriteString("refused.\n\n")
+	}
+	fmt.Fprintf(&b, "**%d added, %d changed, %d removed** objects under `%s`.\n\n", added, changed, removed, d.Path)
+
+	b.WriteString("### Who may call what\n\n")
+	b.WriteString("| namespace | server | routes | clients |\n|---|---|---|---|\n")
+	for _, row := range accessRows(res) {
+		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", row.namespace, row.server, row.routes, row.clients)
+	}
+	b.WriteString("\n")
+
+	if len(c.Objects) > 0 {
+		b.WriteString("### Changed objects\n\n")
+		for _, o := range c.Objects {
+			fmt.Fprintf(&b, "- %s `%s`\n", o.Change, o.Key)
+		}
+		b.WriteString("\n")
+	}
+
+	if len(res.Warnings) > 0 {
+		b.WriteString("### Warnings\n\n")
+		for _, w := range res.Warnings {
+			fmt.Fprintf(&b, "- %s\n", w)
+		}
+		b.WriteString("\n")
+	}
+
+	b.WriteString("### Observed service graph\n\n```mermaid\n")
+	if err := graphprint.Mermaid(&b, rec); err != nil {
+		return "", err
+	}
+	b.WriteString("```\n\n")
+
+	b.WriteString("### Rollout\n\n")
+	fmt.Fprintf(&b, "1. Apply: `kubectl apply -k %s`\n", d.Path)
+	if d.Mode == synth.ModeAudit {
+		b.WriteString("2. Watch what audit mode would deny: requests no authorization admits are counted as `inbound_http_authz_allow_total{authz_kind=\"default\",authz_name=\"audit\"}` and logged by the proxies. Anything there is traffic the recording missed: record it (`cinch observe ... --append`) and regenerate.\n")
+		fmt.Fprintf(&b, "3. Enforce: `cinch pr RECORDING... --repo . --path %s --level %s --mode enforce`, then watch `inbound_http_authz_deny_total`.\n", d.Path, d.Level)
+		b.WriteString("4. Close everything else: add `--default-deny` and restart the workloads (`kubectl rollout restart`) so their pods pick up the annotation.\n")
+	} else {
+		b.WriteString("2. Watch `inbound_http_authz_deny_total`: any increase is traffic this policy refuses.\n")
+		b.WriteString("3. Close everything else: add `--default-deny` and restart the workloads so their pods pick up the annotation.\n")
+	}
+	return b.String(), nil
+}
+
+type accessRow struct{ namespace, server, routes, clients string }
+
+// accessRows lists, per Server, who its authorizations admit and on which
+// routes.
+func accessRows(res *synth.Result) []accessRow {
+	var rows []accessRow
+	for i := range res.Units {
+		s := &res.Units[i].Set
+		meshes := map[string]string{}
+		for _, m := range s.MeshTLSAuthentications {
+			var who []string
+			for _, r := range m.Spec.IdentityRefs {
+				if r.Kind == policy.KindNamespace {
+					who = append(who, "namespace "+r.Name)
+				} else {
+					who = append(who, "sa "+r.Namespace+"/"+r.Name)
+				}
+			}
+			who = append(who, m.Spec.Identities...)
+			meshes[m.Name] = strings.Join(who, ", ")
+		}
+		nets := map[string]string{}
+		for _, n := range s.NetworkAuthentications {
+			var cidrs []string
+			for _, x := range n.Spec.Networks {
+				cidrs = append(cidrs, x.CIDR)
+			}
+			nets[n.Name] = strings.Join(cidrs, ", ")
+		}
+		parent := map[string]string{} // route name -> server name
+		routes := map[string]string{}
+		for _, r := range s.HTTPRoutes {
+			parent[r.Name] = r.Spec.ParentRefs[0].Name
+			var ms []string
+			for _, rule := range r.Spec.Rules {
+				for _, m := range rule.Matches {
+					ms = append(ms, strings.TrimSpace(m.Method+" "+m.Path.Value))
+				}
+			}
+			routes[r.Name] = strings.Join(ms, ", ")
+		}
+		for _, r := range s.GRPCRoutes {
+			parent[r.Name] = r.Spec.ParentRefs[0].Name
+			var ms []string
+			for _, rule := range r.Spec.Rules {
+				for _, m := range rule.Matches {
+					ms = append(ms, m.Method.Service+"/"+m.Method.Method)
+				}
+			}
+			routes[r.Name] = strings.Join(ms, ", ")
+		}
+		for _, ap := range s.AuthorizationPolicies {
+			server, on := ap.Spec.TargetRef.Name, "all"
+			if ap.Spec.TargetRef.Kind != policy.KindServer {
+				server, on = parent[ap.Spec.TargetRef.Name], routes[ap.Spec.TargetRef.Name]
+			}
+			var who []string
+			for _, ref := range ap.Spec.RequiredAuthenticationRefs {
+				switch ref.Kind {
+				case policy.KindMeshTLSAuthentication:
+					who = append(who, meshes[ref.Name])
+				case policy.KindNetworkAuthentication:
+					who = append(who, nets[ref.Name])
+				}
+			}
+			rows = append(rows, accessRow{namespace: ap.Namespace, server: server, routes: markdownCell(on), clients: markdownCell(strings.Join(who, "; "))})
+		}
+		for _, srv := range s.Servers {
+			if !slices.ContainsFunc(rows, func(r accessRow) bool { return r.namespace == srv.Namespace && r.server == srv.Name }) {
+				rows = append(rows, accessRow{namespace: srv.Namespace, server: srv.Name, routes: "all", clients: "kubelet probes only"})
+			}
+		}
+	}
+	slices.SortStableFunc(rows, func(a, b accessRow) int {
+		return cmp.Or(cmp.Compare(a.namespace, b.namespace), cmp.Compare(a.server, b.server))
+	})
+	return rows
+}
+
+// markdownCell keeps a table cell on one line and its pipes literal.
+func markdownCell(s string) string {
+	s = strings.ReplaceAll(s, "|", `\|`)
+	return strings.ReplaceAll(s, "\n", " ")
+}
