@@ -93,7 +93,7 @@ func TestPRLoop(t *testing.T) {
 		t.Errorf("commit subject %q", subject)
 	}
 	md, _ := os.ReadFile(body)
-	for _, want := range []string{"## Linkerd authorization policy: route level, audit mode", "### Who may call what", "```mermaid", "### Rollout", "kubectl apply -k linkerd-policy"} {
+	for _, want := range []string{"## Linkerd authorization policy: route level, audit mode", "### Who may call what", "### Coverage", "| shop/web | 8080 |", "```mermaid", "### Rollout", "kubectl apply -k linkerd-policy"} {
 		if !strings.Contains(string(md), want) {
 			t.Errorf("PR body lacks %q", want)
 		}

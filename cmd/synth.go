@@ -26,6 +26,7 @@ type synthOptions struct {
 	namespaces      []string
 	clusterDomain   string
 	grantDenied     bool
+	minCoverage     float64
 	routes          routes.Options
 }
 
@@ -40,6 +41,7 @@ func (o *synthOptions) addFlags(fs *pflag.FlagSet) {
 	fs.StringSliceVar(&o.probeNetworks, "probe-networks", nil, "route level: networks kubelet probes come from (your node CIDRs); default: the node addresses in the recording")
 	fs.StringSliceVarP(&o.namespaces, "namespace", "n", nil, "only servers in these namespaces (default: all in the recording)")
 	fs.StringVar(&o.clusterDomain, "cluster-domain", "cluster.local", "cluster domain, for ServiceProfile names")
+	fs.Float64Var(&o.minCoverage, "min-coverage", 0, "route level: keep server ports whose estimated coverage (1 - share of requests on routes seen once) is below this at service-account level (0: never)")
 	fs.BoolVar(&o.grantDenied, "grant-denied", false, "also grant clients whose every request the policy in force denied (seen in metrics recordings); by default they stay denied")
 	d := routes.DefaultOptions()
 	fs.IntVar(&o.routes.MinDistinct, "route-min-distinct", d.MinDistinct, "route level: how many different literal values one path segment must show before it becomes a parameter (docs/route-inference.md)")
@@ -120,6 +122,7 @@ func (o *synthOptions) validate() (synth.Options, error) {
 		Namespaces:      o.namespaces,
 		ClusterDomain:   o.clusterDomain,
 		GrantDenied:     o.grantDenied,
+		MinCoverage:     o.minCoverage,
 	}
 	for _, n := range o.probeNetworks {
 		p, err := netip.ParsePrefix(n)

@@ -41,6 +41,9 @@ type Result struct {
 	DefaultDeny []string
 	// Warnings say what was left out and why.
 	Warnings []string
+	// Coverage estimates, per server port with a Server, how complete the
+	// recording is.
+	Coverage []PortCoverage
 }
 
 // builder accumulates one synthesis.
@@ -51,6 +54,9 @@ type builder struct {
 	nodes  []string // node addresses seen, for probe routes
 	units  map[recording.PeerID]*Unit
 	warned []string
+	// sampled says some window is a sample (tap).
+	sampled  bool
+	coverage []PortCoverage
 }
 
 // Synthesize turns rec into policy at opts.Level.
@@ -61,6 +67,9 @@ func Synthesize(rec *recording.Recording, opts Options) (*Result, error) {
 	}
 	ports, warnings := collect(rec, &opts)
 	b := &builder{opts: &opts, names: newNamer(), rec: rec, units: map[recording.PeerID]*Unit{}, warned: warnings}
+	for _, w := range rec.Windows {
+		b.sampled = b.sampled || w.Sampling.Sampled
+	}
 	for _, p := range rec.Peers {
 		if p.Kind == recording.PeerNode {
 			b.nodes = append(b.nodes, p.IPs...)
@@ -72,7 +81,7 @@ func Synthesize(rec *recording.Recording, opts Options) (*Result, error) {
 	if opts.ServiceProfiles {
 		b.serviceProfiles(ports)
 	}
-	res := &Result{Warnings: b.warned}
+	res := &Result{Warnings: b.warned, Coverage: b.coverage}
 	namespaces := map[string]bool{}
 	for _, u := range b.units {
 		u.Set.Normalize()
@@ -190,9 +199,14 @@ func (b *builder) serverPort(sp *serverPort) {
 	}
 	u.Set.Servers = append(u.Set.Servers, srv)
 	target := policy.LocalTargetRef{Group: policy.GroupPolicy, Kind: policy.KindServer, Name: srv.Name}
+	cov := coverageOf(sp, b.opts.Routes, b.sampled)
+	b.coverage = append(b.coverage, cov)
 	if b.opts.Level == LevelRoute && !sp.TCP {
-		b.routes(u, sp, &srv)
-		return
+		if cov.Coverage >= b.opts.MinCoverage {
+			b.routes(u, sp, &srv)
+			return
+		}
+		b.warn("%s port %d: estimated coverage %.2f is below --min-coverage %.2f (%d of %d requests on routes seen once): kept at service-account level; record longer or merge more windows", sp.Server, sp.Port, cov.Coverage, b.opts.MinCoverage, cov.Singletons, cov.Requests)
 	}
 	var grants []*caller
 	for _, c := range sp.Callers {

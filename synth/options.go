@@ -76,6 +76,10 @@ type Options struct {
 	// GrantDenied grants clients whose every request the policy in force
 	// denied (seen in metrics only); by default they stay denied.
 	GrantDenied bool
+	// MinCoverage keeps server ports whose estimated coverage (Good-Turing)
+	// is below it at service-account level when Level is route: a route
+	// list built from too little traffic would break the routes not seen.
+	MinCoverage float64
 	// Routes are the route inference thresholds.
 	Routes routes.Options
 }
@@ -100,6 +104,9 @@ func (o *Options) Validate() error {
 	}
 	if o.NetworkPrefix.IPv6 < 0 || o.NetworkPrefix.IPv6 > 128 {
 		return fmt.Errorf("--widen-ipv6 %d: want 0 (single addresses) to 128", o.NetworkPrefix.IPv6)
+	}
+	if o.MinCoverage < 0 || o.MinCoverage > 1 {
+		return fmt.Errorf("--min-coverage %g: want a fraction from 0 to 1", o.MinCoverage)
 	}
 	if err := o.Routes.Validate(); err != nil {
 		return err

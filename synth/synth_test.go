@@ -373,3 +373,44 @@ func TestMetricsEdges(t *testing.T) {
 		}
 	}
 }
+
+// TestMinCoverageKeepsThinEvidenceCoarse: a port whose every route was
+// seen once has a Good-Turing coverage of 0; with --min-coverage it stays
+// at service-account level instead of getting a route list that would
+// break the next unseen route.
+func TestMinCoverageKeepsThinEvidenceCoarse(t *testing.T) {
+	rec := recordUpstream(t, "booksapp")
+	thin := recording.Edge{Client: "booksapp/webapp", Server: "booksapp/traffic", Port: 9999, Protocol: recording.ProtocolHTTP, Requests: 3,
+		TLS: map[string]int64{"true": 3}, Routes: []recording.Route{{Method: "GET", Path: "/a", Requests: 1}, {Method: "GET", Path: "/b", Requests: 1}, {Method: "POST", Path: "/c", Requests: 1}}}
+	rec.Edges = append(rec.Edges, thin)
+	rec.Normalize()
+	opts := options(LevelRoute)
+	opts.MinCoverage = 0.5
+	res, err := Synthesize(rec, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var thinCov, books PortCoverage
+	for _, c := range res.Coverage {
+		switch {
+		case c.Server == "booksapp/traffic" && c.Port == 9999:
+			thinCov = c
+		case c.Server == "booksapp/books":
+			books = c
+		}
+	}
+	if thinCov.Routes != 3 || thinCov.Singletons != 3 || thinCov.Coverage != 0 || !thinCov.Sampled {
+		t.Errorf("thin port coverage = %+v, want 3 routes all seen once, coverage 0", thinCov)
+	}
+	if books.Coverage < 0.99 || books.Routes != 5 {
+		t.Errorf("books coverage = %+v, want 5 routes and coverage near 1", books)
+	}
+	var out bytes.Buffer
+	WriteStream(&out, res)
+	if strings.Contains(out.String(), "traffic-9999-get-a") || !strings.Contains(out.String(), "name: books-service-routes") {
+		t.Errorf("the thin port got routes, or books lost its own")
+	}
+	if !strings.Contains(strings.Join(res.Warnings, "\n"), "booksapp/traffic port 9999: estimated coverage 0.00 is below --min-coverage 0.50") {
+		t.Errorf("warnings = %q", res.Warnings)
+	}
+}

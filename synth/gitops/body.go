@@ -82,6 +82,8 @@ func Body(d Describe, rec *recording.Recording, res *synth.Result, c *Change) (s
 		b.WriteString("\n")
 	}
 
+	writeCoverage(&b, rec, res)
+
 	b.WriteString("### Observed service graph\n\n```mermaid\n")
 	if err := graphprint.Mermaid(&b, rec); err != nil {
 		return "", err
@@ -184,4 +186,45 @@ func accessRows(res *synth.Result) []accessRow {
 func markdownCell(s string) string {
 	s = strings.ReplaceAll(s, "|", `\|`)
 	return strings.ReplaceAll(s, "\n", " ")
+}
+
+// lowCoverage flags ports whose recording is likely missing routes.
+const lowCoverage = 0.9
+
+// writeCoverage writes how complete the recording is likely to be per
+// server port, and advice for the thin ones.
+func writeCoverage(b *bytes.Buffer, rec *recording.Recording, res *synth.Result) {
+	if len(res.Coverage) == 0 {
+		return
+	}
+	b.WriteString("### Coverage\n\n")
+	var span []string
+	sampled := false
+	for _, w := range rec.Windows {
+		sampled = sampled || w.Sampling.Sampled
+		if w.Start != nil && w.End != nil {
+			span = append(span, fmt.Sprintf("%s to %s", w.Start.UTC().Format("2006-01-02 15:04"), w.End.UTC().Format("2006-01-02 15:04")))
+		}
+	}
+	if len(span) > 0 {
+		fmt.Fprintf(b, "Observed %s (UTC). ", strings.Join(span, "; "))
+	}
+	if sampled {
+		b.WriteString("Tap is a sample (at most its maxRps per target), so rare routes are the ones most likely missing. ")
+	}
+	b.WriteString("Coverage is Good's estimate, 1 - (requests on routes seen once) / requests; 1 - coverage estimates the probability that the next request uses a route not seen yet.\n\n")
+	b.WriteString("| server | port | requests | routes | seen once | coverage | P(new route) |\n|---|---|---|---|---|---|---|\n")
+	var low []string
+	for _, c := range res.Coverage {
+		flag := ""
+		if c.Coverage < lowCoverage {
+			flag = " ⚠"
+			low = append(low, fmt.Sprintf("%s:%d", c.Server, c.Port))
+		}
+		fmt.Fprintf(b, "| %s | %d | %d | %d | %d | %.3f%s | %.3f |\n", c.Server, c.Port, c.Requests, c.Routes, c.Singletons, c.Coverage, flag, c.Unseen())
+	}
+	if len(low) > 0 {
+		fmt.Fprintf(b, "\n⚠ Low coverage (below %.2f): %s. Record longer or merge a metrics recording before tightening these to route level; `--min-coverage %.2f` keeps them at service-account level.\n", lowCoverage, strings.Join(low, ", "), lowCoverage)
+	}
+	b.WriteString("\n")
 }

@@ -39,7 +39,9 @@ type Change struct {
 }
 
 // Empty says whether the change changes nothing.
-func (c *Change) Empty() bool { return len(c.Objects) == 0 && len(c.Written) == 0 && len(c.Removed) == 0 }
+func (c *Change) Empty() bool {
+	return len(c.Objects) == 0 && len(c.Written) == 0 && len(c.Removed) == 0
+}
 
 // Count returns how many objects were added, removed and changed.
 func (c *Change) Count() (added, removed, changed int) {
