@@ -24,7 +24,8 @@ bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./observe/... ./synth/...
 
 # End-to-end tests: the cinch binary against a real kube-apiserver and etcd (Debian's
-# etcd-server package). kube-apiserver is built first, once per version, into the e2e cache
+# etcd-server package), and the HTML report in headless Chromium (Debian's chromium; its
+# screenshot is kept in .artifacts/). kube-apiserver is built first, once per version, into the e2e cache
 # (a few minutes cold; see fixtures/kubeapi). CINCH_E2E=1 makes a missing etcd a failure.
 e2e:
 	$(GO) run ./fixtures/kubeapi/cmd/build-apiserver

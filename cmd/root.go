@@ -56,6 +56,7 @@ Start by recording saved tap output:
 		newObserveCommand(s),
 		newSynthCommand(s),
 		newPRCommand(s),
+		newReportCommand(s),
 		newGraphCommand(s),
 		newDocsCommand(),
 	)

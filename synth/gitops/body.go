@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"cmp"
 	"fmt"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -38,8 +39,12 @@ func Message(d Describe, rec *recording.Recording, c *Change) string {
 func windows(rec *recording.Recording) string {
 	var sources []string
 	for _, w := range rec.Windows {
-		if !slices.Contains(sources, w.Source) {
-			sources = append(sources, w.Source)
+		src := w.Source
+		if name, ok := strings.CutPrefix(src, "file:"); ok {
+			src = "file:" + filepath.Base(name)
+		}
+		if !slices.Contains(sources, src) {
+			sources = append(sources, src)
 		}
 	}
 	return fmt.Sprintf("%d recorded window(s): %s", len(rec.Windows), strings.Join(sources, ", "))
