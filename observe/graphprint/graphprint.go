@@ -199,17 +199,54 @@ func DOT(w io.Writer, r *recording.Recording) error {
 }
 
 // Mermaid writes a flowchart that GitHub renders in markdown.
-func Mermaid(w io.Writer, r *recording.Recording) error {
+func Mermaid(w io.Writer, r *recording.Recording) error { return MermaidMarked(w, r, nil) }
+
+// mermaidGroupAbove is the number of peers above which a flowchart groups
+// workloads by namespace, so that a large graph stays readable.
+const mermaidGroupAbove = 12
+
+// MermaidMarked writes the flowchart with edges styled by marks (see SVG):
+// admitted green, newly restricted orange, denied red and dashed. Graphs
+// of more than a dozen peers group workloads by namespace.
+func MermaidMarked(w io.Writer, r *recording.Recording, marks map[recording.Key]string) error {
 	g := r.Graph()
 	var b strings.Builder
 	b.WriteString("flowchart LR\n")
-	for i, id := range r.PeerIDs() {
+	ids := r.PeerIDs()
+	node := func(i int, id recording.PeerID) string {
 		if isWorkload(id) {
-			fmt.Fprintf(&b, "  n%d[\"%s\"]\n", i, mermaidText(string(id)))
-		} else {
-			fmt.Fprintf(&b, "  n%d([\"%s\"])\n", i, mermaidText(string(id)))
+			return fmt.Sprintf("n%d[\"%s\"]", i, mermaidText(string(id)))
+		}
+		return fmt.Sprintf("n%d([\"%s\"])", i, mermaidText(string(id)))
+	}
+	if len(ids) > mermaidGroupAbove {
+		groups := map[string][]int{}
+		var namespaces []string
+		for i, id := range ids {
+			ns := namespaceOf(id)
+			if ns == "~" {
+				fmt.Fprintf(&b, "  %s\n", node(i, id))
+				continue
+			}
+			if groups[ns] == nil {
+				namespaces = append(namespaces, ns)
+			}
+			groups[ns] = append(groups[ns], i)
+		}
+		for gi, ns := range namespaces {
+			fmt.Fprintf(&b, "  subgraph g%d[\"%s\"]\n", gi, mermaidText(ns))
+			for _, i := range groups[ns] {
+				fmt.Fprintf(&b, "    %s\n", node(i, ids[i]))
+			}
+			b.WriteString("  end\n")
+		}
+	} else {
+		for i, id := range ids {
+			fmt.Fprintf(&b, "  %s\n", node(i, id))
 		}
 	}
+	var styles []string
+	n := 0
 	eachLine(g, func(l recording.Line) {
 		e := l.Edge
 		arrow := "-->"
@@ -217,7 +254,19 @@ func Mermaid(w io.Writer, r *recording.Recording) error {
 			arrow = "-.->"
 		}
 		fmt.Fprintf(&b, "  n%d %s|\"%d %s %d req\"| n%d\n", l.F.ID(), arrow, e.Port, e.Protocol, e.Requests, l.T.ID())
+		switch marks[e.Key()] {
+		case MarkAdmitted:
+			styles = append(styles, fmt.Sprintf("  linkStyle %d stroke:#2e7d32", n))
+		case MarkRestricted:
+			styles = append(styles, fmt.Sprintf("  linkStyle %d stroke:#ef6c00", n))
+		case MarkDenied:
+			styles = append(styles, fmt.Sprintf("  linkStyle %d stroke:#c62828,stroke-dasharray:5 3", n))
+		}
+		n++
 	})
+	for _, st := range styles {
+		b.WriteString(st + "\n")
+	}
 	_, err := io.WriteString(w, b.String())
 	return err
 }

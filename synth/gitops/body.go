@@ -89,8 +89,8 @@ func Body(d Describe, rec *recording.Recording, res *synth.Result, c *Change) (s
 
 	writeCoverage(&b, rec, res)
 
-	b.WriteString("### Observed service graph\n\n```mermaid\n")
-	if err := graphprint.Mermaid(&b, rec); err != nil {
+	b.WriteString("### Observed service graph\n\nGreen: admitted; orange: newly restricted to the clients seen; red, dashed: observed but denied; dotted: reported by the client's proxy only.\n\n```mermaid\n")
+	if err := graphprint.MermaidMarked(&b, rec, Marks(rec, res, c, false)); err != nil {
 		return "", err
 	}
 	b.WriteString("```\n\n")
