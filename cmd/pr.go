@@ -62,7 +62,7 @@ alone. Re-running on the same recordings changes nothing and commits nothing.`,
 			if err := gitops.CheckRepo(o.repo, o.path, branch); err != nil {
 				return err
 			}
-			change, err := gitops.Apply(filepath.Join(o.repo, o.path), res)
+			change, err := gitops.Apply(filepath.Join(o.repo, o.path), rec, res)
 			if err != nil {
 				return err
 			}

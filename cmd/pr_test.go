@@ -131,6 +131,10 @@ func TestPRLoop(t *testing.T) {
 	if catalog, _ := os.ReadFile(filepath.Join(repo, "linkerd-policy", "shop", "catalog.yaml")); bytes.Contains(catalog, []byte("/search")) || !bytes.Contains(catalog, []byte("/products/")) {
 		t.Errorf("catalog's policy still has the dropped /search route, or lost the others")
 	}
+	md2, _ := os.ReadFile(body)
+	if !strings.Contains(string(md2), "### Access changes") || !strings.Contains(string(md2), "- granted: shop web-http route ") || !strings.Contains(string(md2), "payments.payments.serviceaccount.identity.linkerd.cluster.local") {
+		t.Errorf("the second PR body does not show payments' new grant on web:\n%s", md2)
+	}
 	changed := strings.Split(gitIn(t, repo, "show", "--name-only", "--format=", "HEAD"), "\n")
 	if slices.Contains(changed, "linkerd-policy/shop/orders.yaml") || slices.Contains(changed, "linkerd-policy/payments/ledger.yaml") {
 		t.Errorf("the second commit rewrote files the new window does not concern: %v", changed)

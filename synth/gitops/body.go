@@ -71,6 +71,17 @@ func Body(d Describe, rec *recording.Recording, res *synth.Result, c *Change) (s
 	}
 	b.WriteString("\n")
 
+	if len(c.Access.Added)+len(c.Access.Removed) > 0 {
+		b.WriteString("### Access changes\n\n")
+		for _, g := range c.Access.Added {
+			fmt.Fprintf(&b, "- granted: %s\n", markdownCell(g))
+		}
+		for _, g := range c.Access.Removed {
+			fmt.Fprintf(&b, "- revoked: %s\n", markdownCell(g))
+		}
+		b.WriteString("\n")
+	}
+
 	if len(c.Objects) > 0 {
 		b.WriteString("### Changed objects\n\n")
 		for _, o := range c.Objects {

@@ -18,6 +18,7 @@ import (
 
 	"sigs.k8s.io/yaml"
 
+	"github.com/cinchmesh/cinch/observe/recording"
 	"github.com/cinchmesh/cinch/synth"
 	"github.com/cinchmesh/cinch/synth/policy"
 )
@@ -33,6 +34,8 @@ type ObjectChange struct {
 // Change is what a new synthesis changes in a checkout.
 type Change struct {
 	Objects []ObjectChange
+	// Access is the change in who may call what.
+	Access AccessChange
 	// Written and Removed are the files written and removed, relative to
 	// the policy directory.
 	Written, Removed []string
@@ -88,6 +91,10 @@ func Reconcile(dir string, res *synth.Result) ([]ObjectChange, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read the policy in %s: %w", dir, err)
 	}
+	return reconcile(old, res)
+}
+
+func reconcile(old *policy.Set, res *synth.Result) ([]ObjectChange, error) {
 	old.Normalize()
 	before := map[policy.Key]policy.Object{}
 	for _, o := range old.Objects() {
@@ -137,9 +144,15 @@ func compareKeys(a, b policy.Key) int {
 	return cmp.Or(cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.Name, b.Name))
 }
 
-// Apply reconciles res with the policy under dir and writes it there.
-func Apply(dir string, res *synth.Result) (*Change, error) {
-	objs, err := Reconcile(dir, res)
+// Apply reconciles res with the policy under dir, writes it there, and
+// says what changed, in objects and in access (evaluated against rec's
+// workloads).
+func Apply(dir string, rec *recording.Recording, res *synth.Result) (*Change, error) {
+	old, err := readExisting(dir)
+	if err != nil {
+		return nil, fmt.Errorf("read the policy in %s: %w", dir, err)
+	}
+	objs, err := reconcile(old, res)
 	if err != nil {
 		return nil, err
 	}
@@ -150,5 +163,13 @@ func Apply(dir string, res *synth.Result) (*Change, error) {
 	for i := range removed {
 		removed[i] = filepath.ToSlash(removed[i])
 	}
-	return &Change{Objects: objs, Written: written, Removed: removed}, nil
+	after, err := readExisting(dir)
+	if err != nil {
+		return nil, fmt.Errorf("read the written policy in %s: %w", dir, err)
+	}
+	access, err := accessChange(old, after, rec)
+	if err != nil {
+		return nil, err
+	}
+	return &Change{Objects: objs, Access: access, Written: written, Removed: removed}, nil
 }
