@@ -8,8 +8,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/cinchmesh/cinch/observe/recording"
-	"github.com/cinchmesh/cinch/synth"
 	"github.com/cinchmesh/cinch/synth/gitops"
 )
 
@@ -37,27 +35,19 @@ alone. Re-running on the same recordings changes nothing and commits nothing.`,
 		Example: `  cinch pr week.yaml --repo ~/src/gitops --path clusters/prod/linkerd-policy --level serviceaccount
   cinch pr week.yaml --repo . --mode enforce --body-file /tmp/pr.md && gh pr create --body-file /tmp/pr.md`,
 		RunE: func(c *cobra.Command, args []string) error {
-			opts, err := o.synth.validate()
-			if err != nil {
-				return err
-			}
 			if o.repo == "" {
 				return usageErrorf("--repo: name the GitOps checkout to write into")
 			}
 			if filepath.IsAbs(o.path) || o.path == "" {
 				return usageErrorf("--path %q: want a directory relative to the repository", o.path)
 			}
+			rec, res, opts, err := o.synth.synthesize(s, args)
+			if err != nil {
+				return err
+			}
 			branch := o.branch
 			if branch == "" {
 				branch = fmt.Sprintf("cinch/%s-%s", opts.Level, time.Now().UTC().Format("2006-01-02"))
-			}
-			rec, err := readRecordings(s, args, recording.DefaultLimits)
-			if err != nil {
-				return err
-			}
-			res, err := synth.Synthesize(rec, opts)
-			if err != nil {
-				return err
 			}
 			if err := gitops.CheckRepo(o.repo, o.path, branch); err != nil {
 				return err

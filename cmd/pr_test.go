@@ -9,9 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/cinchmesh/cinch/fixtures/scenario"
-	"github.com/cinchmesh/cinch/observe/cluster"
-	"github.com/cinchmesh/cinch/observe/recorder"
+	"github.com/cinchmesh/cinch/fixtures/recorded"
 	"github.com/cinchmesh/cinch/observe/recording"
 )
 
@@ -22,31 +20,6 @@ func gitIn(t *testing.T, repo string, args ...string) string {
 		t.Fatalf("git %v: %v\n%s", args, err, out)
 	}
 	return strings.TrimSpace(string(out))
-}
-
-// shopRecording records the shop scenario with its cluster objects.
-func shopRecording(t *testing.T) *recording.Recording {
-	t.Helper()
-	sc, err := scenario.Load("../fixtures/scenarios/shop.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var objs bytes.Buffer
-	if err := sc.WriteCluster(&objs); err != nil {
-		t.Fatal(err)
-	}
-	o, err := cluster.Read(&objs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := recorder.New(recorder.Options{Inventory: cluster.NewInventory(o, cluster.Options{})})
-	r.BeginWindow(recording.Window{Source: "file:shop.tap.bin"})
-	evs := sc.Events()
-	for i := range evs {
-		r.Add(&evs[i])
-	}
-	r.EndWindow(nil, nil)
-	return r.Recording()
 }
 
 // TestPRLoop drives the users' loop on a real git repository: a first pull
@@ -71,7 +44,7 @@ func TestPRLoop(t *testing.T) {
 	gitIn(t, repo, "add", "-A")
 	gitIn(t, repo, "commit", "-q", "-m", "init")
 
-	rec := shopRecording(t)
+	rec := recorded.Scenario(t, "shop")
 	first := filepath.Join(dir, "first.yaml")
 	if err := recording.WriteFile(first, rec, nil); err != nil {
 		t.Fatal(err)
@@ -104,7 +77,7 @@ func TestPRLoop(t *testing.T) {
 
 	// A new window: reporter now also calls web, and nobody calls
 	// catalog's /search any more.
-	rec2 := shopRecording(t)
+	rec2 := recorded.Scenario(t, "shop")
 	var edges []recording.Edge
 	for _, e := range rec2.Edges {
 		if e.Server == "shop/catalog" {

@@ -7,7 +7,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/cinchmesh/cinch/observe/recording"
-	"github.com/cinchmesh/cinch/synth"
 	"github.com/cinchmesh/cinch/synth/gitops"
 )
 
@@ -24,15 +23,7 @@ recording likely is (coverage), warnings, and the rollout steps. The page loads 
 from the network and runs no scripts.`,
 		Example: `  cinch report week.yaml --level route -o report.html`,
 		RunE: func(c *cobra.Command, args []string) error {
-			opts, err := o.validate()
-			if err != nil {
-				return err
-			}
-			rec, err := readRecordings(s, args, recording.DefaultLimits)
-			if err != nil {
-				return err
-			}
-			res, err := synth.Synthesize(rec, opts)
+			rec, res, opts, err := o.synthesize(s, args)
 			if err != nil {
 				return err
 			}

@@ -71,15 +71,7 @@ watch the audit logs, then --mode enforce, then --default-deny. See docs/synth.m
   cinch synth booksapp.yaml --level serviceaccount --mode enforce -o policy/
   cinch synth monday.yaml tuesday.yaml --level route --service-profiles -o policy/`,
 		RunE: func(c *cobra.Command, args []string) error {
-			opts, err := o.validate()
-			if err != nil {
-				return err
-			}
-			rec, err := readRecordings(s, args, recording.DefaultLimits)
-			if err != nil {
-				return err
-			}
-			res, err := synth.Synthesize(rec, opts)
+			_, res, _, err := o.synthesize(s, args)
 			if err != nil {
 				return err
 			}
@@ -109,6 +101,21 @@ watch the audit logs, then --mode enforce, then --default-deny. See docs/synth.m
 // included.
 func countFiles(res *synth.Result) int {
 	return len(res.Units) + len(res.DefaultDeny) + 1
+}
+
+// synthesize validates the flags, reads and merges the recordings, and
+// synthesizes them.
+func (o *synthOptions) synthesize(s Streams, args []string) (*recording.Recording, *synth.Result, synth.Options, error) {
+	opts, err := o.validate()
+	if err != nil {
+		return nil, nil, opts, err
+	}
+	rec, err := readRecordings(s, args, recording.DefaultLimits)
+	if err != nil {
+		return nil, nil, opts, err
+	}
+	res, err := synth.Synthesize(rec, opts)
+	return rec, res, opts, err
 }
 
 func (o *synthOptions) validate() (synth.Options, error) {

@@ -2,7 +2,6 @@ package synth
 
 import (
 	"bytes"
-	"context"
 	"flag"
 	"fmt"
 	"net/netip"
@@ -11,59 +10,14 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/cinchmesh/cinch/fixtures/scenario"
-	fixtures "github.com/cinchmesh/cinch/fixtures/upstream"
-	"github.com/cinchmesh/cinch/observe/cluster"
-	"github.com/cinchmesh/cinch/observe/recorder"
+	"github.com/cinchmesh/cinch/fixtures/recorded"
 	"github.com/cinchmesh/cinch/observe/recording"
-	"github.com/cinchmesh/cinch/observe/replay"
 	"github.com/cinchmesh/cinch/synth/eval"
 	"github.com/cinchmesh/cinch/synth/policy"
 	"github.com/cinchmesh/cinch/synth/routes"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
-
-// recordScenario records one of our scenarios with its cluster objects.
-func recordScenario(t testing.TB, name string) *recording.Recording {
-	t.Helper()
-	sc, err := scenario.Load(filepath.Join("..", "fixtures", "scenarios", name+".yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var buf bytes.Buffer
-	if err := sc.WriteCluster(&buf); err != nil {
-		t.Fatal(err)
-	}
-	objs, err := cluster.Read(&buf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := recorder.New(recorder.Options{Inventory: cluster.NewInventory(objs, cluster.Options{})})
-	r.BeginWindow(recording.Window{Source: "scenario:" + name})
-	evs := sc.Events()
-	for i := range evs {
-		r.Add(&evs[i])
-	}
-	r.EndWindow(nil, nil)
-	return r.Recording()
-}
-
-// recordUpstream records one of the shared upstream tap streams.
-func recordUpstream(t testing.TB, app string) *recording.Recording {
-	t.Helper()
-	objs, err := cluster.ReadFile(fixtures.Path(t, app+".cluster.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	rec, err := replay.Files(context.Background(), []string{fixtures.Path(t, app+".tap.bin.gz")}, replay.Options{
-		Inventory: cluster.NewInventory(objs, cluster.Options{}),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return rec
-}
 
 func options(level Level) Options {
 	return Options{Level: level, Mode: ModeAudit, RouteAPI: RouteAPIGateway, Routes: routes.DefaultOptions()}
@@ -106,9 +60,9 @@ func firstDiff(a, b string) string {
 // request is admitted.
 func TestGoldens(t *testing.T) {
 	recs := map[string]func(testing.TB) *recording.Recording{
-		"shop":      func(t testing.TB) *recording.Recording { return recordScenario(t, "shop") },
-		"booksapp":  func(t testing.TB) *recording.Recording { return recordUpstream(t, "booksapp") },
-		"emojivoto": func(t testing.TB) *recording.Recording { return recordUpstream(t, "emojivoto") },
+		"shop":      func(t testing.TB) *recording.Recording { return recorded.Scenario(t, "shop") },
+		"booksapp":  func(t testing.TB) *recording.Recording { return recorded.Upstream(t, "booksapp") },
+		"emojivoto": func(t testing.TB) *recording.Recording { return recorded.Upstream(t, "emojivoto") },
 	}
 	for name, record := range recs {
 		t.Run(name, func(t *testing.T) {
@@ -145,7 +99,7 @@ func TestGoldens(t *testing.T) {
 // it is denied, and the clients that were seen are admitted only on their
 // routes' templates.
 func TestRouteLevelAdmitsNothingElse(t *testing.T) {
-	rec := recordUpstream(t, "booksapp")
+	rec := recorded.Upstream(t, "booksapp")
 	res, err := Synthesize(rec, Options{Level: LevelRoute, Mode: ModeEnforce, RouteAPI: RouteAPIGateway, Routes: routes.DefaultOptions()})
 	if err != nil {
 		t.Fatal(err)
@@ -233,7 +187,7 @@ func sameTemplate(seen map[call]map[recording.PeerID]bool, k call, c recording.P
 }
 
 func TestNamespaceLevelNetworksAndNamespaces(t *testing.T) {
-	rec := recordUpstream(t, "emojivoto")
+	rec := recorded.Upstream(t, "emojivoto")
 	res, err := Synthesize(rec, options(LevelNamespace))
 	if err != nil {
 		t.Fatal(err)
@@ -266,7 +220,7 @@ func TestNamespaceLevelNetworksAndNamespaces(t *testing.T) {
 }
 
 func TestDefaultDenyIsLastAndDirectoryOutput(t *testing.T) {
-	rec := recordScenario(t, "shop")
+	rec := recorded.Scenario(t, "shop")
 	opts := options(LevelServiceAccount)
 	opts.Mode, opts.DefaultDeny = ModeEnforce, true
 	res, err := Synthesize(rec, opts)
@@ -379,7 +333,7 @@ func TestMetricsEdges(t *testing.T) {
 // at service-account level instead of getting a route list that would
 // break the next unseen route.
 func TestMinCoverageKeepsThinEvidenceCoarse(t *testing.T) {
-	rec := recordUpstream(t, "booksapp")
+	rec := recorded.Upstream(t, "booksapp")
 	thin := recording.Edge{Client: "booksapp/webapp", Server: "booksapp/traffic", Port: 9999, Protocol: recording.ProtocolHTTP, Requests: 3,
 		TLS: map[string]int64{"true": 3}, Routes: []recording.Route{{Method: "GET", Path: "/a", Requests: 1}, {Method: "GET", Path: "/b", Requests: 1}, {Method: "POST", Path: "/c", Requests: 1}}}
 	rec.Edges = append(rec.Edges, thin)
