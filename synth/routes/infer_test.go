@@ -2,7 +2,6 @@ package routes
 
 import (
 	"bufio"
-	"context"
 	"fmt"
 	"os"
 	"regexp"
@@ -10,10 +9,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cinchmesh/cinch/fixtures/recorded"
 	fixtures "github.com/cinchmesh/cinch/fixtures/upstream"
-	"github.com/cinchmesh/cinch/observe/cluster"
 	"github.com/cinchmesh/cinch/observe/recording"
-	"github.com/cinchmesh/cinch/observe/replay"
 )
 
 // covers checks that every sample is matched by exactly one template of
@@ -185,14 +183,7 @@ func truthRoutes(t *testing.T, app string) map[string][]string {
 // the route templates the traffic was generated from.
 func TestUpstreamTemplatesEqualTruth(t *testing.T) {
 	for _, app := range []string{"emojivoto", "booksapp"} {
-		objs, err := cluster.ReadFile(fixtures.Path(t, app+".cluster.yaml"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		rec, err := replay.Files(context.Background(), []string{fixtures.Path(t, app+".tap.bin.gz")}, replay.Options{Inventory: cluster.NewInventory(objs, cluster.Options{})})
-		if err != nil {
-			t.Fatal(err)
-		}
+		rec := recorded.Upstream(t, app)
 		samples := map[string][]Sample{}
 		grpc := map[string]bool{}
 		for _, e := range rec.Edges {
