@@ -3,7 +3,7 @@ GO ?= go
 BIN := bin/cinch
 DEMO := .demo
 
-.PHONY: all build test lint bench e2e demo docs clean
+.PHONY: all build test lint bench fuzz e2e demo docs clean
 
 all: lint test
 
@@ -22,6 +22,18 @@ lint:
 # Decoder and recorder throughput (events/s), synthesis and evaluator speed (docs/performance.md).
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./observe/... ./synth/...
+
+# Every fuzz target for FUZZTIME each (inputs that found bugs are kept under testdata/fuzz
+# and run as regression tests by make test).
+FUZZTIME ?= 30s
+FUZZ := ./observe/tapstream:FuzzRawDecoder ./observe/tapstream:FuzzJSONDecoder \
+	./observe/tapstream:FuzzTextDecoder ./observe/recording:FuzzDecode \
+	./synth/policy:FuzzRead ./synth/routes:FuzzInfer
+fuzz:
+	@for t in $(FUZZ); do \
+		echo "fuzz $${t#*:} in $${t%%:*} for $(FUZZTIME)"; \
+		$(GO) test -run '^$$' -fuzz "^$${t#*:}$$" -fuzztime $(FUZZTIME) "$${t%%:*}" || exit 1; \
+	done
 
 # End-to-end tests: the cinch binary against a real kube-apiserver and etcd (Debian's
 # etcd-server package), and the HTML report in headless Chromium (Debian's chromium; its

@@ -1,6 +1,7 @@
 package recording
 
 import (
+	"bytes"
 	"strings"
 	"testing"
 	"time"
@@ -173,4 +174,37 @@ func TestMergeMetricsWithTap(t *testing.T) {
 			t.Errorf("%s: edge = %+v, want gRPC with 7 denied, 43 requests and tap's route", name, e)
 		}
 	}
+}
+
+// FuzzDecode feeds arbitrary bytes to the recording reader: it must never
+// panic, and whatever it accepts must encode and decode back to the same
+// bytes (the file is deterministic).
+func FuzzDecode(f *testing.F) {
+	seed := sample("file:a", edge("ns/a", "ns/s", 80, Route{Method: "GET", Path: "/x", Requests: 3}))
+	for _, enc := range []Encoding{YAML, JSON} {
+		b, err := Encode(seed, enc)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Add([]byte("apiVersion: cinch.cinchmesh.io/v1alpha1\nkind: Recording\nedges: [{client: a, server: b, port: 1}]\n"))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		r, err := Decode(in)
+		if err != nil {
+			return
+		}
+		once, err := Encode(r, YAML)
+		if err != nil {
+			t.Fatalf("encode an accepted recording: %v", err)
+		}
+		again, err := Decode(once)
+		if err != nil {
+			t.Fatalf("decode what was encoded: %v\n%s", err, once)
+		}
+		twice, err := Encode(again, YAML)
+		if err != nil || !bytes.Equal(once, twice) {
+			t.Fatalf("encoding is not stable (%v):\n%s\n---\n%s", err, once, twice)
+		}
+	})
 }

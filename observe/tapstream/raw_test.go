@@ -2,12 +2,14 @@ package tapstream
 
 import (
 	"bytes"
+	"compress/gzip"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/netip"
+	"os"
 	"reflect"
 	"strings"
 	"testing"
@@ -16,6 +18,7 @@ import (
 
 	"google.golang.org/protobuf/encoding/protowire"
 
+	fixtures "github.com/cinchmesh/cinch/fixtures/upstream"
 	"github.com/cinchmesh/cinch/observe/event"
 )
 
@@ -843,4 +846,38 @@ func BenchmarkRawDecode(b *testing.B) {
 	}
 	b.ReportMetric(float64(events)/b.Elapsed().Seconds(), "events/s")
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(events), "ns/event")
+}
+
+// FuzzRawDecoder feeds arbitrary bytes to the raw decoder: it must never
+// panic, must end, and must report every problem as a *DecodeError.
+func FuzzRawDecoder(f *testing.F) {
+	if data, err := os.ReadFile(fixtures.Path(f, "emojivoto.tap.bin.gz")); err == nil {
+		if zr, err := gzip.NewReader(bytes.NewReader(data)); err == nil {
+			head := make([]byte, 4096)
+			n, _ := io.ReadFull(zr, head)
+			f.Add(head[:n])
+		}
+	}
+	f.Add([]byte{3, 0, 0, 0, 0x30, 0x01, 0x00})
+	f.Add([]byte{0xff, 0xff, 0xff, 0x7f})
+	f.Fuzz(func(t *testing.T, in []byte) {
+		d := NewRawDecoder(bytes.NewReader(in), nil)
+		var ev event.Event
+		for i := 0; ; i++ {
+			err := d.Next(&ev)
+			if err == io.EOF {
+				return
+			}
+			var de *DecodeError
+			if err != nil {
+				if !errors.As(err, &de) {
+					t.Fatalf("error %v is not a *DecodeError", err)
+				}
+				return
+			}
+			if i > len(in) {
+				t.Fatalf("more events than input bytes")
+			}
+		}
+	})
 }

@@ -1,6 +1,8 @@
 package policy
 
 import (
+	"bytes"
+	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -95,4 +97,34 @@ func TestReadSkipsEmptyDocuments(t *testing.T) {
 	if len(set.NetworkAuthentications) != 1 || set.Len() != 1 || set.Ignored != 0 {
 		t.Fatalf("got %+v", set)
 	}
+}
+
+// FuzzRead feeds arbitrary manifests to the reader: it must never panic,
+// validation must not panic on whatever it accepts, and what it accepts
+// must encode and read back to the same bytes.
+func FuzzRead(f *testing.F) {
+	if golden, err := os.ReadFile("testdata/encode.golden.yaml"); err == nil {
+		f.Add(golden)
+	}
+	f.Add([]byte("apiVersion: policy.linkerd.io/v1beta3\nkind: Server\nmetadata: {name: a, namespace: b}\nspec: {port: 80, podSelector: {matchLabels: {app: a}}}\n"))
+	f.Add([]byte("kind: List\nitems: [{kind: NetworkAuthentication, apiVersion: policy.linkerd.io/v1alpha1, metadata: {name: n}, spec: {networks: [{cidr: 10.0.0.0/8, except: [10.1.0.0/16]}]}}]\n"))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		set, err := Read(bytes.NewReader(in), "fuzz.yaml", ReadOptions{})
+		if err != nil {
+			return
+		}
+		Validate(set)
+		var once bytes.Buffer
+		if err := Encode(&once, set); err != nil {
+			t.Fatalf("encode an accepted set: %v", err)
+		}
+		again, err := Read(bytes.NewReader(once.Bytes()), "again.yaml", ReadOptions{})
+		if err != nil {
+			t.Fatalf("read what was encoded: %v\n%s", err, once.Bytes())
+		}
+		var twice bytes.Buffer
+		if err := Encode(&twice, again); err != nil || !bytes.Equal(once.Bytes(), twice.Bytes()) {
+			t.Fatalf("encoding is not stable (%v):\n%s\n---\n%s", err, once.Bytes(), twice.Bytes())
+		}
+	})
 }
