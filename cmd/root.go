@@ -57,6 +57,7 @@ Start by recording saved tap output:
 		newSynthCommand(s),
 		newPRCommand(s),
 		newReportCommand(s),
+		newDiffCommand(s),
 		newGraphCommand(s),
 		newDocsCommand(),
 	)

@@ -1,0 +1,253 @@
+package cmd
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/netip"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/cinchmesh/cinch/observe/cluster"
+	"github.com/cinchmesh/cinch/observe/recording"
+	"github.com/cinchmesh/cinch/synth/diff"
+	"github.com/cinchmesh/cinch/synth/eval"
+	"github.com/cinchmesh/cinch/synth/policy"
+)
+
+type diffOptions struct {
+	kube            kubeOptions
+	policies        []string
+	fromCluster     bool
+	clusterFile     string
+	output          string
+	defaultPolicy   string
+	clusterNetworks []string
+	trustDomain     string
+	controlPlaneNS  string
+	liveCheck       bool
+	failOnAudit     bool
+}
+
+func (o *diffOptions) addFlags(fs *pflag.FlagSet) {
+	fs.StringArrayVar(&o.policies, "policy", nil, "policy manifests to compare with: a file, a directory (its *.yaml, *.yml and *.json, recursively) or - for stdin; repeatable")
+	fs.BoolVar(&o.fromCluster, "cluster", false, "read the policy objects and the cluster objects of the recording's namespaces from the cluster (the kubeconfig flags select it)")
+	fs.StringVar(&o.clusterFile, "cluster-file", "", "cluster objects as YAML (kubectl get -o yaml output) to evaluate against instead of the workloads the recording describes")
+	fs.StringVarP(&o.output, "output", "o", "table", "output format: "+strings.Join(diffFormats(), ", "))
+	fs.StringVar(&o.defaultPolicy, "default-inbound-policy", policy.AllUnauthenticated, "the cluster's default inbound policy (the proxy.defaultInboundPolicy chart value): all-unauthenticated, all-authenticated, cluster-authenticated, cluster-unauthenticated, deny or audit")
+	fs.StringSliceVar(&o.clusterNetworks, "cluster-networks", nil, "the cluster's pod networks (the clusterNetworks chart value; default 10.0.0.0/8,100.64.0.0/10,172.16.0.0/12,192.168.0.0/16,fd00::/8)")
+	fs.StringVar(&o.trustDomain, "trust-domain", "", "mesh trust domain (default: read from the recording's identities, else cluster.local)")
+	fs.StringVar(&o.controlPlaneNS, "control-plane-namespace", "", "Linkerd's namespace, part of mesh identities (default: read from the recording's identities, else linkerd)")
+	fs.BoolVar(&o.liveCheck, "live-check", false, "compare the evaluator's decisions with the live decision labels in the recording; meaningful when the policy given was live while recording (default: on with --cluster)")
+	fs.BoolVar(&o.failOnAudit, "fail-on-audit", false, "exit 1 also when observed traffic is admitted only by audit mode (it would be denied when enforced)")
+}
+
+func diffFormats() []string {
+	var names []string
+	for n := range diff.Formats {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
+}
+
+func newDiffCommand(s Streams) *cobra.Command {
+	o := &diffOptions{}
+	c := &cobra.Command{
+		Use:   "diff RECORDING... (--policy PATH... | --cluster) [-o table|json|markdown]",
+		Short: "Compare observed traffic with a policy: what it would deny, what it allows that nobody uses",
+		Long: `Evaluate every observed request of the recordings (merged when several) against a policy,
+the way Linkerd's proxies decide, and report:
+
+  would be denied   observed (client, server, port, route) the policy does not admit, with
+                    request counts, a sample path and the reason (no route matched, no
+                    authorization matched, default deny)
+  audit only        observed traffic only audit mode admits: denied once enforced
+  unused grants     per authorization, what it admits beyond what was observed (whole
+                    namespaces, wildcard identities, wide networks, routes never hit, Servers
+                    without traffic), most open first, and a least-privilege score
+  live decisions    with --live-check, the evaluator's decisions against the decision labels
+                    the live proxies gave the recorded requests
+
+The policy comes from manifests (--policy) or from the cluster (--cluster). The workloads it
+applies to (labels, ports, probes, default-inbound-policy annotations) come from the
+recording, or from --cluster-file or the cluster. Exit code 1 when observed traffic would be
+denied, so CI can gate on it. See docs/diff.md.`,
+		Example: `  cinch diff week.yaml --policy policy/
+  cinch synth week.yaml --level route | cinch diff week.yaml --policy - -o markdown
+  cinch diff week.yaml --cluster --context prod -o json
+  cinch diff week.yaml --policy policy/ --cluster-file cluster.yaml --default-inbound-policy deny`,
+		RunE: func(c *cobra.Command, args []string) error {
+			opts, print, err := o.validate(c, args)
+			if err != nil {
+				return err
+			}
+			return o.run(c.Context(), s, args, opts, print)
+		},
+	}
+	o.addFlags(c.Flags())
+	o.addKubeFlags(c.Flags())
+	return c
+}
+
+// addKubeFlags binds kubectl's kubeconfig flags except --cluster (the
+// kubeconfig cluster to use; --context selects one too), which is diff's
+// own.
+func (o *diffOptions) addKubeFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&o.kube.kubeconfig, "kubeconfig", "", "path to the kubeconfig file (default: $KUBECONFIG or ~/.kube/config)")
+	flags := clientcmd.RecommendedConfigOverrideFlags("")
+	flags.ContextOverrideFlags.ClusterName.LongName = ""
+	flags.ContextOverrideFlags.Namespace.Description = "only servers in this namespace (default: every namespace of the recording)"
+	clientcmd.BindOverrideFlags(&o.kube.overrides, fs, flags)
+}
+
+func (o *diffOptions) validate(c *cobra.Command, args []string) (diff.Options, func(io.Writer, *diff.Report) error, error) {
+	opts := diff.Options{Eval: eval.Options{DefaultPolicy: o.defaultPolicy, TrustDomain: o.trustDomain, ControlPlaneNamespace: o.controlPlaneNS}}
+	print, ok := diff.Formats[o.output]
+	if !ok {
+		return opts, nil, usageErrorf("-o %q: want one of %s", o.output, strings.Join(diffFormats(), ", "))
+	}
+	switch {
+	case o.fromCluster == (len(o.policies) > 0):
+		return opts, nil, usageErrorf("give the policy to compare with: --policy PATH or --cluster (one of them)")
+	case o.fromCluster && o.clusterFile != "":
+		return opts, nil, usageErrorf("--cluster reads the cluster objects itself: drop --cluster-file")
+	case slices.Contains(args, "-") && slices.Contains(o.policies, "-"):
+		return opts, nil, usageErrorf("--policy - and a recording - cannot both read stdin")
+	case !policy.IsDefaultPolicy(o.defaultPolicy):
+		return opts, nil, usageErrorf("--default-inbound-policy %q: want all-unauthenticated, all-authenticated, cluster-authenticated, cluster-unauthenticated, deny or audit", o.defaultPolicy)
+	}
+	for _, n := range o.clusterNetworks {
+		p, err := netip.ParsePrefix(n)
+		if err != nil {
+			return opts, nil, usageErrorf("--cluster-networks %q: want a CIDR such as 10.0.0.0/8", n)
+		}
+		opts.Eval.ClusterNetworks = append(opts.Eval.ClusterNetworks, p.Masked())
+	}
+	opts.LiveCheck = o.liveCheck
+	if !c.Flags().Changed("live-check") {
+		opts.LiveCheck = o.fromCluster
+	}
+	if ns := o.kube.overrides.Context.Namespace; ns != "" {
+		opts.Namespaces = []string{ns}
+	}
+	return opts, print, nil
+}
+
+func (o *diffOptions) run(ctx context.Context, s Streams, args []string, opts diff.Options, print func(io.Writer, *diff.Report) error) error {
+	rec, err := readRecordings(s, args, recording.DefaultLimits)
+	if err != nil {
+		return err
+	}
+	var set *policy.Set
+	if o.fromCluster {
+		set, opts.Cluster, err = o.readCluster(ctx, rec, opts.Namespaces)
+	} else {
+		set, err = o.readPolicy(s)
+	}
+	if err != nil {
+		return err
+	}
+	if o.clusterFile != "" {
+		objs, err := cluster.ReadFile(o.clusterFile)
+		if err != nil {
+			return fmt.Errorf("--cluster-file: %w", err)
+		}
+		opts.Cluster = cluster.NewInventory(objs, cluster.Options{TrustDomain: o.trustDomain})
+	}
+	rep, err := diff.Evaluate(rec, set, opts)
+	if err != nil {
+		return err
+	}
+	for _, w := range rep.Warnings {
+		fmt.Fprintln(s.Err, "warning:", w)
+	}
+	if err := print(s.Out, rep); err != nil {
+		return err
+	}
+	sum := &rep.Summary
+	switch {
+	case sum.Denied.Tuples > 0:
+		return &FindingsError{Err: fmt.Errorf("the policy would deny observed traffic: %s", sum.Denied)}
+	case o.failOnAudit && sum.Audit.Tuples > 0:
+		return &FindingsError{Err: fmt.Errorf("observed traffic is admitted only by audit mode and would be denied when enforced: %s", sum.Audit)}
+	}
+	return nil
+}
+
+// readPolicy reads the --policy manifests.
+func (o *diffOptions) readPolicy(s Streams) (*policy.Set, error) {
+	set := &policy.Set{}
+	for _, p := range o.policies {
+		var (
+			part *policy.Set
+			err  error
+		)
+		if p == "-" {
+			part, err = policy.Read(s.In, "-", policy.ReadOptions{})
+		} else {
+			part, err = policy.ReadPaths([]string{p}, policy.ReadOptions{})
+		}
+		if err != nil {
+			return nil, fmt.Errorf("--policy: %w", err)
+		}
+		set.Add(part)
+	}
+	return set, nil
+}
+
+// readCluster reads the policy objects and the cluster objects of the
+// recording's server namespaces (or the one -n names).
+func (o *diffOptions) readCluster(ctx context.Context, rec *recording.Recording, only []string) (*policy.Set, diff.Cluster, error) {
+	namespaces := diff.ServerNamespaces(rec)
+	if len(only) > 0 {
+		namespaces = slices.DeleteFunc(namespaces, func(ns string) bool { return !slices.Contains(only, ns) })
+	}
+	if len(namespaces) == 0 {
+		return &policy.Set{}, nil, nil
+	}
+	cfg, err := o.kube.restConfig()
+	if err != nil {
+		return nil, nil, err
+	}
+	dyn, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		return nil, nil, fmt.Errorf("kubeconfig: %w", err)
+	}
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, nil, fmt.Errorf("kubeconfig: %w", err)
+	}
+	set, err := diff.ListPolicy(ctx, dyn, namespaces)
+	if err != nil {
+		return nil, nil, err
+	}
+	objs, err := cluster.List(ctx, cs, namespaces)
+	if err != nil {
+		return nil, nil, err
+	}
+	return set, cluster.NewInventory(objs, cluster.Options{TrustDomain: o.trustDomain}), nil
+}
+
+// restConfig is the client configuration the kubeconfig flags select, with
+// requests bounded by --request-timeout, or a minute.
+func (k *kubeOptions) restConfig() (*rest.Config, error) {
+	rules := clientcmd.NewDefaultClientConfigLoadingRules()
+	rules.ExplicitPath = k.kubeconfig
+	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &k.overrides).ClientConfig()
+	if err != nil {
+		return nil, fmt.Errorf("kubeconfig: %w", err)
+	}
+	if cfg.Timeout == 0 {
+		cfg.Timeout = time.Minute
+	}
+	return cfg, nil
+}
