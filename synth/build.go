@@ -104,7 +104,7 @@ func Synthesize(rec *recording.Recording, opts Options) (*Result, error) {
 	if errs := policy.Validate(&all); len(errs) > 0 {
 		return nil, fmt.Errorf("synthesized policy fails Linkerd's admission rules (a cinch bug, please report it):\n%w", errors.Join(errs...))
 	}
-	if err := selfCheck(rec, res, ports, opts.Level); err != nil {
+	if err := selfCheck(rec, res); err != nil {
 		return nil, err
 	}
 	return res, nil

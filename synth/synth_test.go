@@ -368,3 +368,26 @@ func TestMinCoverageKeepsThinEvidenceCoarse(t *testing.T) {
 		t.Errorf("warnings = %q", res.Warnings)
 	}
 }
+
+// TestSelfCheckCatchesMissingGrants: the self-check is what keeps synth
+// from writing policy that breaks traffic; without one authorization it
+// must refuse and name the traffic.
+func TestSelfCheckCatchesMissingGrants(t *testing.T) {
+	rec := recorded.Upstream(t, "booksapp")
+	res, err := Synthesize(rec, options(LevelServiceAccount))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := selfCheck(rec, res); err != nil {
+		t.Fatalf("the synthesized policy fails its own check: %v", err)
+	}
+	for i := range res.Units {
+		if res.Units[i].Workload == "authors" {
+			res.Units[i].Set.AuthorizationPolicies = nil
+		}
+	}
+	err = selfCheck(rec, res)
+	if err == nil || !strings.Contains(err.Error(), "booksapp/authors port 7001") || !strings.Contains(err.Error(), "NoAuthorizationMatched") {
+		t.Errorf("without authors' authorizations: err = %v, want the denied traffic to authors named", err)
+	}
+}

@@ -86,8 +86,12 @@ func newHTTPRequest(r *Request) httpRequest {
 		path = "/"
 	}
 	host := r.Authority
-	if h, _, err := net.SplitHostPort(host); err == nil {
-		host = h
+	// Most requests carry no authority (recordings keep none): skip the
+	// split, whose error would allocate on every request.
+	if host != "" {
+		if h, _, err := net.SplitHostPort(host); err == nil {
+			host = h
+		}
 	}
 	return httpRequest{method: r.Method, path: path, rawQuery: rawQuery, host: host, headers: r.Headers}
 }
