@@ -12,11 +12,12 @@ import (
 )
 
 type prOptions struct {
-	synth    synthOptions
-	repo     string
-	path     string
-	branch   string
-	bodyFile string
+	synth         synthOptions
+	repo          string
+	path          string
+	branch        string
+	bodyFile      string
+	allowBreaking bool
 }
 
 func newPRCommand(s Streams) *cobra.Command {
@@ -52,7 +53,7 @@ alone. Re-running on the same recordings changes nothing and commits nothing.`,
 			if err := gitops.CheckRepo(o.repo, o.path, branch); err != nil {
 				return err
 			}
-			change, err := gitops.Apply(filepath.Join(o.repo, o.path), rec, res)
+			change, err := gitops.Apply(filepath.Join(o.repo, o.path), rec, res, o.allowBreaking)
 			if err != nil {
 				return err
 			}
@@ -90,6 +91,7 @@ alone. Re-running on the same recordings changes nothing and commits nothing.`,
 	c.Flags().StringVar(&o.repo, "repo", "", "the GitOps checkout (a git work tree) to write into")
 	c.Flags().StringVar(&o.path, "path", "linkerd-policy", "directory of the policy inside the repository")
 	c.Flags().StringVar(&o.branch, "branch", "", "branch to create (default cinch/<level>-<date>)")
+	c.Flags().BoolVar(&o.allowBreaking, "allow-breaking", false, "write and commit even when the resulting policy (with the hand-written objects already at --path) would deny observed traffic; the PR body lists it")
 	c.Flags().StringVar(&o.bodyFile, "body-file", "", "write the pull request description (markdown) here instead of stdout")
 	return c
 }

@@ -125,6 +125,29 @@ func TestPRLoop(t *testing.T) {
 		t.Errorf("the no-op run left changes:\n%s", st)
 	}
 
+	// A hand-written Server that claims web's port first (by name: neither
+	// has a creation time) and authorizes nobody would break web's traffic.
+	write(t, filepath.Join(repo, "linkerd-policy", "shop"), "lockdown.yaml", `apiVersion: policy.linkerd.io/v1beta3
+kind: Server
+metadata: {name: aaa-lockdown, namespace: shop}
+spec: {podSelector: {matchLabels: {app: web}}, port: 8080, accessPolicy: deny}
+`)
+	gitIn(t, repo, "add", "-A")
+	gitIn(t, repo, "commit", "-q", "-m", "lock web down by hand")
+	_, _, err = run(t, "", "pr", first, "--repo", repo, "--level", "route", "--branch", "policy-4")
+	if ExitCode(err) != ExitFailure || err == nil || !strings.Contains(err.Error(), "shop/web port 8080") || !strings.Contains(err.Error(), "--allow-breaking") {
+		t.Errorf("a breaking change: err = %v, want a refusal naming web's denied traffic", err)
+	}
+	if st := gitIn(t, repo, "status", "--porcelain"); st != "" {
+		t.Errorf("the refused run changed files:\n%s", st)
+	}
+	if _, stderr, err := run(t, "", "pr", first, "--repo", repo, "--level", "route", "--branch", "policy-4", "--allow-breaking", "--body-file", body); err != nil {
+		t.Fatalf("--allow-breaking: %v\n%s", err, stderr)
+	}
+	if md, _ := os.ReadFile(body); !strings.Contains(string(md), "Observed traffic this policy denies") || !strings.Contains(string(md), "| ip:203.0.113.7 | shop/web | 8080 |") {
+		t.Errorf("the PR body does not list the traffic it breaks:\n%s", md)
+	}
+
 	// Refusals.
 	if _, _, err := run(t, "", "pr", second, "--repo", dir); err == nil || !strings.Contains(err.Error(), "not a git checkout") {
 		t.Errorf("non-repo: err = %v", err)

@@ -71,6 +71,14 @@ func Body(d Describe, rec *recording.Recording, res *synth.Result, c *Change) (s
 	}
 	b.WriteString("\n")
 
+	if len(c.Breaking) > 0 {
+		b.WriteString("### ⚠ Observed traffic this policy denies\n\nWritten with `--allow-breaking`: with the hand-written objects already in the path, this traffic would be refused.\n\n| client | server | port | sample | reason | requests |\n|---|---|---|---|---|---|\n")
+		for _, f := range c.Breaking {
+			fmt.Fprintf(&b, "| %s | %s | %d | %s | %s | %d |\n", f.Client, f.Server, f.Port, markdownCell(f.Sample), f.Reason, f.Requests)
+		}
+		b.WriteString("\n")
+	}
+
 	if len(c.Access.Added)+len(c.Access.Removed) > 0 {
 		b.WriteString("### Access changes\n\n")
 		for _, g := range c.Access.Added {

@@ -15,11 +15,13 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	"sigs.k8s.io/yaml"
 
 	"github.com/cinchmesh/cinch/observe/recording"
 	"github.com/cinchmesh/cinch/synth"
+	"github.com/cinchmesh/cinch/synth/diff"
 	"github.com/cinchmesh/cinch/synth/policy"
 )
 
@@ -36,6 +38,9 @@ type Change struct {
 	Objects []ObjectChange
 	// Access is the change in who may call what.
 	Access AccessChange
+	// Breaking is the observed traffic the resulting policy denies (only
+	// when allowed to break).
+	Breaking []diff.Finding
 	// Written and Removed are the files written and removed, relative to
 	// the policy directory.
 	Written, Removed []string
@@ -144,10 +149,30 @@ func compareKeys(a, b policy.Key) int {
 	return cmp.Or(cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.Name, b.Name))
 }
 
+// BreakingError says the policy the checkout would hold denies observed
+// traffic: hand-written objects next to cinch's can take precedence (an
+// older Server claiming the port, say). Nothing was written.
+type BreakingError struct {
+	Denied []diff.Finding
+}
+
+func (e *BreakingError) Error() string {
+	var lines []string
+	for _, f := range e.Denied[:min(len(e.Denied), 10)] {
+		lines = append(lines, fmt.Sprintf("%s -> %s port %d %s: %s (%d requests)", f.Client, f.Server, f.Port, f.Sample, f.Reason, f.Requests))
+	}
+	return fmt.Sprintf("the policy the checkout would hold denies observed traffic (%d findings); nothing was written (--allow-breaking writes it anyway):\n  %s",
+		len(e.Denied), strings.Join(lines, "\n  "))
+}
+
 // Apply reconciles res with the policy under dir, writes it there, and
 // says what changed, in objects and in access (evaluated against rec's
-// workloads).
-func Apply(dir string, rec *recording.Recording, res *synth.Result) (*Change, error) {
+// workloads). It first evaluates the policy the directory would hold (the
+// new objects plus the hand-written ones already there) against rec and
+// refuses with a *BreakingError, writing nothing, when observed traffic
+// would be denied, unless allowBreaking; the findings are then kept in
+// the change.
+func Apply(dir string, rec *recording.Recording, res *synth.Result, allowBreaking bool) (*Change, error) {
 	old, err := readExisting(dir)
 	if err != nil {
 		return nil, fmt.Errorf("read the policy in %s: %w", dir, err)
@@ -155,6 +180,13 @@ func Apply(dir string, rec *recording.Recording, res *synth.Result) (*Change, er
 	objs, err := reconcile(old, res)
 	if err != nil {
 		return nil, err
+	}
+	breaking, err := wouldDeny(old, rec, res)
+	if err != nil {
+		return nil, err
+	}
+	if len(breaking) > 0 && !allowBreaking {
+		return nil, &BreakingError{Denied: breaking}
 	}
 	written, removed, err := synth.WriteDir(dir, res)
 	if err != nil {
@@ -171,5 +203,42 @@ func Apply(dir string, rec *recording.Recording, res *synth.Result) (*Change, er
 	if err != nil {
 		return nil, err
 	}
-	return &Change{Objects: objs, Access: access, Written: written, Removed: removed}, nil
+	return &Change{Objects: objs, Access: access, Breaking: breaking, Written: written, Removed: removed}, nil
+}
+
+// wouldDeny evaluates, as enforced, the policy the directory would hold:
+// res's objects and the objects of old that cinch did not write.
+func wouldDeny(old *policy.Set, rec *recording.Recording, res *synth.Result) ([]diff.Finding, error) {
+	var set policy.Set
+	for i := range res.Units {
+		set.Add(&res.Units[i].Set)
+	}
+	set.Add(&policy.Set{
+		Servers:                handWritten(old.Servers),
+		ServerAuthorizations:   handWritten(old.ServerAuthorizations),
+		HTTPRoutes:             handWritten(old.HTTPRoutes),
+		GRPCRoutes:             handWritten(old.GRPCRoutes),
+		MeshTLSAuthentications: handWritten(old.MeshTLSAuthentications),
+		NetworkAuthentications: handWritten(old.NetworkAuthentications),
+		AuthorizationPolicies:  handWritten(old.AuthorizationPolicies),
+	})
+	rep, err := diff.Evaluate(rec, &set, diff.Options{})
+	if err != nil {
+		return nil, err
+	}
+	return append(rep.Denied, rep.Audit...), nil
+}
+
+// handWritten keeps the objects cinch did not write.
+func handWritten[T any, PT interface {
+	*T
+	policy.Object
+}](objs []T) []T {
+	var out []T
+	for i := range objs {
+		if PT(&objs[i]).Meta().Labels[synth.LabelManagedBy] != synth.ManagedBy {
+			out = append(out, objs[i])
+		}
+	}
+	return out
 }

@@ -32,7 +32,7 @@ func TestNewWindowSameEvidenceChangesNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := Apply(dir, tinyRecording(time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)), res)
+	c, err := Apply(dir, tinyRecording(time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)), res, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,7 +43,7 @@ func TestNewWindowSameEvidenceChangesNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err = Apply(dir, tinyRecording(time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC)), res)
+	c, err = Apply(dir, tinyRecording(time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC)), res, false)
 	if err != nil {
 		t.Fatal(err)
 	}
