@@ -3,33 +3,65 @@ package cmd
 import (
 	"bytes"
 	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/cinchmesh/cinch/observe/recording"
+	"github.com/cinchmesh/cinch/synth"
+	"github.com/cinchmesh/cinch/synth/diff"
 	"github.com/cinchmesh/cinch/synth/gitops"
+	"github.com/cinchmesh/cinch/synth/policy"
 )
 
 func newReportCommand(s Streams) *cobra.Command {
 	o := &synthOptions{}
+	src := &diffOptions{}
 	var output string
 	c := &cobra.Command{
-		Use:   "report RECORDING... [--level ...] -o report.html",
+		Use:   "report RECORDING... [--level ...] [--policy PATH | --cluster] -o report.html",
 		Short: "Write a self-contained HTML page: the observed graph, who may call what, coverage and rollout",
 		Long: `Synthesize policy from recordings (as cinch synth does) and write the review a pull
 request would carry as one HTML page: the observed service graph drawn as SVG with edges
 marked admitted or denied, who may call each server and on which routes, how complete the
-recording likely is (coverage), warnings, and the rollout steps. The page loads nothing
-from the network and runs no scripts.`,
-		Example: `  cinch report week.yaml --level route -o report.html`,
+recording likely is (coverage), warnings, and the rollout steps. With --policy or
+--cluster it reviews that policy instead: edges it would deny are drawn red. The page loads
+nothing from the network and runs no scripts.`,
+		Example: `  cinch report week.yaml --level route -o report.html
+  cinch report week.yaml --policy gitops/linkerd-policy -o review.html
+  cinch report week.yaml --cluster --context prod -o live.html`,
 		RunE: func(c *cobra.Command, args []string) error {
+			if src.fromCluster && len(src.policies) > 0 {
+				return usageErrorf("give --policy PATH or --cluster, not both")
+			}
 			rec, res, opts, err := o.synthesize(s, args)
 			if err != nil {
 				return err
 			}
-			var page bytes.Buffer
 			d := gitops.Describe{Level: opts.Level, Mode: opts.Mode}
-			if err := gitops.Report(&page, d, rec, res, nil, gitops.Marks(rec, res, nil, opts.GrantDenied)); err != nil {
+			marks := gitops.Marks(rec, res, nil, opts.GrantDenied)
+			if src.fromCluster || len(src.policies) > 0 {
+				// Review the given policy instead of the synthesized one;
+				// the synthesis still gives coverage and warnings.
+				var set *policy.Set
+				if src.fromCluster {
+					set, _, err = src.readCluster(c.Context(), rec, nil)
+				} else {
+					set, err = src.readPolicy(s)
+				}
+				if err != nil {
+					return err
+				}
+				rep, err := diff.Evaluate(rec, set, diff.Options{})
+				if err != nil {
+					return err
+				}
+				marks = gitops.MarksFromDiff(rec, rep)
+				res.Units = []synth.Unit{{Set: *set}}
+				d.Reviewed = "the policy " + map[bool]string{true: "in the cluster", false: "in " + strings.Join(src.policies, ", ")}[src.fromCluster]
+			}
+			var page bytes.Buffer
+			if err := gitops.Report(&page, d, rec, res, nil, marks); err != nil {
 				return err
 			}
 			if output == "-" {
@@ -44,5 +76,9 @@ from the network and runs no scripts.`,
 	}
 	o.addFlags(c.Flags())
 	c.Flags().StringVarP(&output, "output", "o", "-", "the HTML file to write (- for stdout)")
+	c.Flags().StringArrayVar(&src.policies, "policy", nil, "review these policy manifests (files or directories; repeatable) instead of the synthesized policy")
+	c.Flags().BoolVar(&src.fromCluster, "cluster", false, "review the policy in the cluster (the kubeconfig flags select it) instead of the synthesized policy")
+	c.Flags().StringVar(&src.kube.kubeconfig, "kubeconfig", "", "path to the kubeconfig file (default: $KUBECONFIG or ~/.kube/config)")
+	c.Flags().StringVar(&src.kube.overrides.CurrentContext, "context", "", "the kubeconfig context to use")
 	return c
 }

@@ -20,6 +20,9 @@ type Describe struct {
 	Mode  synth.Mode
 	// Path is the policy directory relative to the repository.
 	Path string
+	// Reviewed names the policy a report reviews when it is not the
+	// synthesized one ("the policy in the cluster").
+	Reviewed string
 }
 
 // Message is the commit message: a subject line and the counts.
