@@ -28,6 +28,7 @@ type observeOptions struct {
 	maxRPS      float64
 	limits      recording.Limits
 	appendTo    bool
+	keepQuery   bool
 
 	// Live targets.
 	selector      string
@@ -48,6 +49,7 @@ func (o *observeOptions) addFlags(fs *pflag.FlagSet) {
 	fs.Float64Var(&o.maxRPS, "max-rps", 0, "live: requests per second tap forwards per target (default 100, tap's own); files: the rate the saved output was tapped with, if known (0 = unknown)")
 	fs.DurationVar(&o.duration, "duration", 5*time.Minute, "live: how long to record (the window); Ctrl-C ends it early and still writes the recording")
 	fs.IntVar(&o.limits.MaxPathsPerEdge, "max-paths-per-edge", recording.DefaultLimits.MaxPathsPerEdge, "distinct raw paths kept per edge; requests beyond are counted as overflow")
+	fs.BoolVar(&o.keepQuery, "keep-query", false, "keep query strings in recorded paths (by default they are cut off: they can carry tokens and personal data, and never decide a route)")
 	fs.BoolVar(&o.appendTo, "append", false, "add this window to the recording named by -o (created if missing) instead of replacing it")
 	fs.StringVarP(&o.selector, "selector", "l", "", "live: tap only the target's pods that match this label selector (as in kubectl, e.g. app=web,tier!=db)")
 	fs.BoolVarP(&o.allNamespaces, "all-namespaces", "A", false, "live: tap every namespace with meshed pods, one stream each (or the given kinds, e.g. 'deploy', in each)")
@@ -100,7 +102,7 @@ addresses: give --cluster-file to name the workloads behind them.`,
 }
 
 func (o *observeOptions) validate(s Streams) (replay.Options, error) {
-	opts := replay.Options{Limits: o.limits, KeepGoing: o.keepGoing, MaxRPS: o.maxRPS, Stdin: s.In}
+	opts := replay.Options{Limits: o.limits, KeepQuery: o.keepQuery, KeepGoing: o.keepGoing, MaxRPS: o.maxRPS, Stdin: s.In}
 	if len(o.fromFiles) == 0 {
 		return opts, usageErrorf("name tap targets (deploy/web, ns/emojivoto) or give --from-file")
 	}

@@ -41,7 +41,7 @@ func (o *observeOptions) runLive(c *cobra.Command, s Streams, args []string) err
 		return err
 	}
 
-	rec := recorder.New(recorder.Options{Limits: o.limits, Inventory: cluster.NewInventory(objs, cluster.Options{TrustDomain: o.trustDomain})})
+	rec := recorder.New(recorder.Options{Limits: o.limits, KeepQuery: o.keepQuery, Inventory: cluster.NewInventory(objs, cluster.Options{TrustDomain: o.trustDomain})})
 	start := time.Now().UTC()
 	rec.BeginWindow(recording.Window{
 		Source:   "tap:" + describeTargets(params),

@@ -8,6 +8,7 @@
 package recorder
 
 import (
+	"bytes"
 	"cmp"
 	"net/netip"
 	"time"
@@ -24,6 +25,9 @@ type Options struct {
 	// (the text format, unmeshed peers) and enriches workloads with what
 	// the cluster declares.
 	Inventory *cluster.Inventory
+	// KeepQuery keeps query strings in recorded paths (they are cut off
+	// by default: paths with queries can carry secrets).
+	KeepQuery bool
 	// MaxPending bounds the requests awaiting their response; beyond it new
 	// requests are still counted but their responses are not attributed.
 	MaxPending int
@@ -186,6 +190,11 @@ func (r *Recorder) request(ev *event.Event) *edgeAcc {
 	if !ok {
 		acc = newEdgeAcc()
 		r.edges[key] = acc
+	}
+	if i := bytes.IndexByte(ev.Path, '?'); i >= 0 && !r.opts.KeepQuery {
+		// Query strings carry user data (tokens, emails) and never decide
+		// a route: they stay out of the recording unless asked for.
+		ev.Path = ev.Path[:i]
 	}
 	acc.add(ev, r.opts.Limits)
 	return acc

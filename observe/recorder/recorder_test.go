@@ -237,3 +237,20 @@ func TestStatsCountEdgesOnceWhateverReportedThem(t *testing.T) {
 		t.Errorf("Stats() = %+v, want %+v (web->api reported by both proxies is one edge with two paths; web->db one path)", got, want)
 	}
 }
+
+func TestQueryStringsStayOut(t *testing.T) {
+	web, api := pod(webIP, "shop", "web", "web"), pod(apiIP, "shop", "api", "api")
+	for _, keep := range []bool{false, true} {
+		rec, _ := run(t, Options{KeepQuery: keep},
+			exchange(event.Inbound, 1, web, api, "GET", "/login?token=s3cret", 200),
+			exchange(event.Inbound, 2, web, api, "GET", "/login", 200))
+		e := edgeOf(t, rec, "shop/web", "shop/api")
+		want := 1
+		if keep {
+			want = 2
+		}
+		if len(e.Routes) != want || strings.Contains(e.Routes[len(e.Routes)-1].Path, "s3cret") != keep {
+			t.Errorf("KeepQuery %v: routes %+v", keep, e.Routes)
+		}
+	}
+}

@@ -26,6 +26,8 @@ type Options struct {
 	Format    tapstream.Format
 	Inventory *cluster.Inventory
 	Limits    recording.Limits
+	// KeepQuery keeps query strings in recorded paths.
+	KeepQuery bool
 	// KeepGoing records what a bad file held up to its error and goes on
 	// with the next file; the error is noted in that file's window.
 	KeepGoing bool
@@ -45,7 +47,7 @@ var ErrPartial = errors.New("some input was recorded only in part")
 // error wrapping ErrPartial when any file failed. A cancelled ctx ends the
 // replay early with what was read so far (no error).
 func Files(ctx context.Context, files []string, opts Options) (*recording.Recording, error) {
-	rec := recorder.New(recorder.Options{Limits: opts.Limits, Inventory: opts.Inventory})
+	rec := recorder.New(recorder.Options{Limits: opts.Limits, Inventory: opts.Inventory, KeepQuery: opts.KeepQuery})
 	in := event.NewInterner(event.DefaultInternLimit)
 	var failures []error
 	for _, name := range files {
