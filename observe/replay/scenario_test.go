@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/cinchmesh/cinch/fixtures/scenario"
+	"github.com/cinchmesh/cinch/fixtures/truth"
 	"github.com/cinchmesh/cinch/observe/cluster"
 	"github.com/cinchmesh/cinch/observe/event"
 	"github.com/cinchmesh/cinch/observe/recording"
@@ -44,10 +45,7 @@ func TestShopScenario(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var flows []truthFlow
-	for _, f := range sc.Truth() {
-		flows = append(flows, truthFlow{From: recording.PeerID(f.From), To: recording.PeerID(f.To), Port: uint32(f.Port), Method: f.Method, Route: f.Route, Requests: int64(f.Requests)})
-	}
+	flows := sc.Truth()
 	outboundOnly := map[recording.Key]bool{{Client: "payments/payments", Server: "payments/ledger", Port: 8080}: true}
 
 	var (
@@ -64,7 +62,7 @@ func TestShopScenario(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			checkTruth(t, rec, flows, outboundOnly)
+			truth.Check(t, rec, flows, outboundOnly)
 			for _, e := range rec.Edges {
 				if (e.Client == "node:node-1" || e.Client == "node:node-2") != allProbes(e) {
 					t.Errorf("edge %v: probe marking wrong: %+v", e.Key(), e.Routes)

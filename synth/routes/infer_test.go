@@ -1,7 +1,6 @@
 package routes
 
 import (
-	"bufio"
 	"fmt"
 	"os"
 	"regexp"
@@ -10,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/cinchmesh/cinch/fixtures/recorded"
+	"github.com/cinchmesh/cinch/fixtures/truth"
 	fixtures "github.com/cinchmesh/cinch/fixtures/upstream"
 	"github.com/cinchmesh/cinch/observe/recording"
 )
@@ -153,22 +153,10 @@ func TestOptionsValidate(t *testing.T) {
 // template" set.
 func truthRoutes(t *testing.T, app string) map[string][]string {
 	t.Helper()
-	f, err := os.Open(fixtures.Path(t, app+".truth.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	re := regexp.MustCompile(`to: "([^"]+)", port: (\d+), method: (\w+), route: "([^"]+)"`)
 	out := map[string][]string{}
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		m := re.FindStringSubmatch(sc.Text())
-		if m == nil {
-			continue
-		}
-		k := m[1] + " " + m[2]
-		r := m[3] + " " + m[4]
-		if !slices.Contains(out[k], r) {
+	for _, f := range truth.ReadFile(t, fixtures.Path(t, app+".truth.yaml")) {
+		k := fmt.Sprintf("%s %d", f.To, f.Port)
+		if r := f.Method + " " + f.Route; !slices.Contains(out[k], r) {
 			out[k] = append(out[k], r)
 		}
 	}
