@@ -29,6 +29,7 @@ type observeOptions struct {
 	limits      recording.Limits
 	appendTo    bool
 	keepQuery   bool
+	prom        promOptions
 
 	// Live targets.
 	selector      string
@@ -61,7 +62,7 @@ func (o *observeOptions) addFlags(fs *pflag.FlagSet) {
 func newObserveCommand(s Streams) *cobra.Command {
 	o := &observeOptions{}
 	c := &cobra.Command{
-		Use:   "observe (TARGET... | -A | --from-file FILE...) [-o RECORDING]",
+		Use:   "observe (TARGET... | -A | --from-file FILE... | --from-prometheus URL) [-o RECORDING]",
 		Short: "Record traffic into a service graph recording",
 		Long: `Record tap events into a recording: the service graph of who called whom, on which
 port and route, that later stages turn into policy.
@@ -77,15 +78,23 @@ the window's state.
 
 Saved output: each --from-file becomes one window of the recording. The format of each file
 is detected from its content. The default text output of 'linkerd viz tap' carries only
-addresses: give --cluster-file to name the workloads behind them.`,
+addresses: give --cluster-file to name the workloads behind them.
+
+Metrics: --from-prometheus records the Linkerd proxy metrics of the last --window (-n or -A):
+every edge with its counts, TCP edges and denied clients, but no paths. Merge it with tap
+recordings ('cinch graph merge') for routes. See docs/metrics.md.`,
 		Example: `  cinch observe -n emojivoto deploy/web deploy/voting --duration 30m -o emojivoto.yaml
   cinch observe -A --duration 1h -o mesh.yaml
   cinch observe -n booksapp deploy -l app=books --to deploy/authors --duration 10m -o books.yaml
   cinch observe ns/booksapp --duration 1h -o booksapp.yaml --append
   cinch observe --from-file emojivoto.tap.json.gz -o emojivoto.yaml
   linkerd viz tap -n booksapp deploy -o json | cinch observe --from-file - -o booksapp.yaml
-  cinch observe --from-file tap.txt --cluster-file cluster.yaml -o recording.json`,
+  cinch observe --from-file tap.txt --cluster-file cluster.yaml -o recording.json
+  cinch observe --from-prometheus http://prometheus.linkerd-viz:9090 -A --window 14d --cluster-file cluster.yaml -o metrics.yaml`,
 		RunE: func(c *cobra.Command, args []string) error {
+			if o.prom.url != "" {
+				return o.runProm(c, s, args)
+			}
 			if len(args) > 0 || o.allNamespaces {
 				return o.runLive(c, s, args)
 			}
@@ -97,6 +106,7 @@ addresses: give --cluster-file to name the workloads behind them.`,
 		},
 	}
 	o.addFlags(c.Flags())
+	o.prom.addFlags(c.Flags())
 	o.kube.addFlags(c.Flags())
 	return c
 }

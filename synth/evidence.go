@@ -127,6 +127,9 @@ func collect(rec *recording.Recording, opts *Options) ([]*serverPort, []string) 
 		if c.Requests-e.TLS["true"] > 0 {
 			c.Networks = networksOf(e, peers[e.Client], opts.NetworkPrefix)
 			c.NetworksIncomplete = e.SourceIPsOverflow > 0
+			if len(c.Networks) == 0 {
+				warnings = append(warnings, fmt.Sprintf("%s -> %s port %d: %d requests without mTLS from addresses the recording does not hold (metrics do not name them): not granted; merge a tap recording of this client or mesh it", e.Client, e.Server, e.Port, c.Requests-e.TLS["true"]))
+			}
 		}
 		sp.Callers = append(sp.Callers, c)
 	}
@@ -141,8 +144,19 @@ func collect(rec *recording.Recording, opts *Options) ([]*serverPort, []string) 
 	return out, warnings
 }
 
-// identityOf returns the mesh identity of a client workload.
+// identityOf returns the mesh identity of a client workload, or of a
+// client that metrics know only by identity ("identity:<id>").
 func identityOf(id recording.PeerID, workloads map[recording.PeerID]recording.Workload) *meshIdentity {
+	if ident, ok := strings.CutPrefix(string(id), "identity:"); ok {
+		m := &meshIdentity{Identity: ident}
+		// <sa>.<ns>.serviceaccount.identity.<cp>.<td>
+		if head, _, ok := strings.Cut(ident, ".serviceaccount.identity."); ok {
+			if sa, ns, ok := strings.Cut(head, "."); ok {
+				m.ServiceAccount, m.Namespace = sa, ns
+			}
+		}
+		return m
+	}
 	w, ok := workloads[id]
 	if !ok {
 		return nil

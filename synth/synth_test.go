@@ -391,3 +391,33 @@ func TestSelfCheckCatchesMissingGrants(t *testing.T) {
 		t.Errorf("without authors' authorizations: err = %v, want the denied traffic to authors named", err)
 	}
 }
+
+// TestMetricsClients: a client metrics know only by identity is granted
+// by its service account; unmeshed clients without addresses are not
+// granted, and synth says why.
+func TestMetricsClients(t *testing.T) {
+	rec := recording.New()
+	rec.Windows = []recording.Window{{Source: "prometheus:http://prometheus:9090"}}
+	rec.Workloads = []recording.Workload{{ID: "data/api", Namespace: "data", Kind: "Deployment", Name: "api", ServiceAccount: "api", Meshed: true,
+		Identity: "api.data.serviceaccount.identity.linkerd.cluster.local", Labels: map[string]string{"app": "api"}}}
+	rec.Peers = []recording.Peer{
+		{ID: "identity:batch.jobs.serviceaccount.identity.linkerd.cluster.local", Kind: recording.PeerIdentity},
+		{ID: "ip:unknown", Kind: recording.PeerExternal},
+	}
+	rec.Edges = []recording.Edge{
+		{Client: "identity:batch.jobs.serviceaccount.identity.linkerd.cluster.local", Server: "data/api", Port: 8080, Protocol: recording.ProtocolHTTP, Requests: 7, TLS: map[string]int64{"true": 7}},
+		{Client: "ip:unknown", Server: "data/api", Port: 8080, Protocol: recording.ProtocolHTTP, Requests: 3, TLS: map[string]int64{"no_tls_from_remote": 3}},
+	}
+	res, err := Synthesize(rec, options(LevelServiceAccount))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	WriteStream(&out, res)
+	if !strings.Contains(out.String(), "name: batch\n    namespace: jobs") || strings.Contains(out.String(), "NetworkAuthentication") {
+		t.Errorf("want batch granted by service account and no network grant:\n%s", out.String())
+	}
+	if !strings.Contains(strings.Join(res.Warnings, "\n"), "ip:unknown -> data/api port 8080: 3 requests without mTLS from addresses the recording does not hold") {
+		t.Errorf("warnings = %q", res.Warnings)
+	}
+}

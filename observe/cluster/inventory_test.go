@@ -101,6 +101,16 @@ func TestInventory(t *testing.T) {
 	if report.Kind != "CronJob" || report.Meshed || report.Identity != "" || report.DefaultInboundPolicy != "deny" || report.ServiceAccount != "default" {
 		t.Errorf("report = %+v", report)
 	}
+	// db and the unmeshed report both run as "default": only db has the identity.
+	for id, want := range map[string]recording.PeerID{
+		"web.shop.serviceaccount.identity.linkerd.example.org":     "shop/web",
+		"default.shop.serviceaccount.identity.linkerd.example.org": "shop/db",
+		"web.other.serviceaccount.identity.linkerd.example.org":    "",
+	} {
+		if got, ok := inv.IdentityWorkload(id); got != want || ok != (want != "") {
+			t.Errorf("IdentityWorkload(%s) = %q, %v; want %q", id, got, ok, want)
+		}
+	}
 }
 
 func TestReadErrorsNameTheLine(t *testing.T) {

@@ -136,6 +136,10 @@ type PeerKind string
 const (
 	PeerNode     PeerKind = "node"
 	PeerExternal PeerKind = "ip"
+	// PeerIdentity is a meshed client known only by its mesh identity
+	// (metrics name clients by client_id, not by address): its ID is
+	// "identity:" followed by the identity.
+	PeerIdentity PeerKind = "identity"
 )
 
 // Peer is a client or server that is not a workload: a node address or any
