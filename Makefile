@@ -44,11 +44,13 @@ e2e:
 	$(GO) vet -tags e2e ./fixtures/...
 	CINCH_E2E=1 $(GO) test -tags e2e -count=1 -timeout 30m ./fixtures/e2e/... ./fixtures/kubeapi/...
 
-# Generate the bundled shop scenario, record it and show the graph.
+# Generate the bundled shop scenario, record it, show the graph, synthesize policy and diff it.
 demo: build
 	$(GO) run ./fixtures/gen -scenario fixtures/scenarios/shop.yaml -out $(DEMO)
 	$(BIN) observe --from-file $(DEMO)/shop.tap.json --cluster-file $(DEMO)/shop.cluster.yaml -o $(DEMO)/shop.recording.yaml
 	$(BIN) graph show $(DEMO)/shop.recording.yaml
+	$(BIN) synth $(DEMO)/shop.recording.yaml --level serviceaccount -o $(DEMO)/policy
+	$(BIN) diff $(DEMO)/shop.recording.yaml --policy $(DEMO)/policy -o table
 
 # Regenerate the command reference under docs/reference.
 docs:
