@@ -32,9 +32,8 @@ type serverPort struct {
 	// OutboundOnly is set when only client proxies reported the traffic.
 	OutboundOnly bool
 	// Overflow counts requests whose paths the recording did not keep.
-	Overflow         int64
-	First, Last      time.Time
-	Requests, Probes int64
+	Overflow    int64
+	First, Last time.Time
 }
 
 // caller is one client of a server port.
@@ -98,7 +97,6 @@ func collect(rec *recording.Recording, opts *Options) ([]*serverPort, []string) 
 		sp.TCP = sp.TCP && e.Protocol == recording.ProtocolTCP
 		sp.OutboundOnly = sp.OutboundOnly && e.OutboundOnly
 		sp.Overflow += e.RoutesOverflow
-		sp.Requests += e.Requests
 		if e.FirstSeen != nil && (sp.First.IsZero() || e.FirstSeen.Before(sp.First)) {
 			sp.First = *e.FirstSeen
 		}
@@ -112,11 +110,6 @@ func collect(rec *recording.Recording, opts *Options) ([]*serverPort, []string) 
 				continue
 			}
 			c.Routes = append(c.Routes, r)
-		}
-		for _, r := range e.Routes {
-			if r.Probe {
-				sp.Probes += r.Requests
-			}
 		}
 		if e.TLS["true"] > 0 {
 			c.Mesh = identityOf(e.Client, workloads)
