@@ -13,6 +13,8 @@ import (
 	"github.com/cinchmesh/cinch/observe/recording"
 	"github.com/cinchmesh/cinch/observe/replay"
 	"github.com/cinchmesh/cinch/observe/tapstream"
+	"github.com/cinchmesh/cinch/synth"
+	"github.com/cinchmesh/cinch/synth/routes"
 )
 
 type observeOptions struct {
@@ -29,6 +31,7 @@ type observeOptions struct {
 	limits      recording.Limits
 	appendTo    bool
 	keepQuery   bool
+	redact      bool
 	prom        promOptions
 
 	// Live targets.
@@ -51,6 +54,7 @@ func (o *observeOptions) addFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&o.duration, "duration", 5*time.Minute, "live: how long to record (the window); Ctrl-C ends it early and still writes the recording")
 	fs.IntVar(&o.limits.MaxPathsPerEdge, "max-paths-per-edge", recording.DefaultLimits.MaxPathsPerEdge, "distinct raw paths kept per edge; requests beyond are counted as overflow")
 	fs.BoolVar(&o.keepQuery, "keep-query", false, "keep query strings in recorded paths (by default they are cut off: they can carry tokens and personal data, and never decide a route)")
+	fs.BoolVar(&o.redact, "redact", false, "write route templates (/users/{int}) instead of raw paths, so the recording holds no ids or names from URLs; synth gives the same policy (docs/recording.md)")
 	fs.BoolVar(&o.appendTo, "append", false, "add this window to the recording named by -o (created if missing) instead of replacing it")
 	fs.StringVarP(&o.selector, "selector", "l", "", "live: tap only the target's pods that match this label selector (as in kubectl, e.g. app=web,tier!=db)")
 	fs.BoolVarP(&o.allNamespaces, "all-namespaces", "A", false, "live: tap every namespace with meshed pods, one stream each (or the given kinds, e.g. 'deploy', in each)")
@@ -92,6 +96,9 @@ recordings ('cinch graph merge') for routes. See docs/metrics.md.`,
   cinch observe --from-file tap.txt --cluster-file cluster.yaml -o recording.json
   cinch observe --from-prometheus http://prometheus.linkerd-viz:9090 -A --window 14d --cluster-file cluster.yaml -o metrics.yaml`,
 		RunE: func(c *cobra.Command, args []string) error {
+			if o.redact && o.keepQuery {
+				return usageErrorf("--redact writes route templates, which have no query strings: drop --keep-query")
+			}
 			if o.prom.url != "" {
 				return o.runProm(c, s, args)
 			}
@@ -182,6 +189,9 @@ func (o *observeOptions) appendBase() (*recording.Recording, error) {
 func (o *observeOptions) write(s Streams, base, rec *recording.Recording) error {
 	if base != nil {
 		rec = recording.Merge(o.limits, base, rec)
+	}
+	if o.redact {
+		synth.Redact(rec, routes.DefaultOptions())
 	}
 	return recording.WriteFile(o.output, rec, s.Out)
 }

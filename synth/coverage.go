@@ -35,7 +35,7 @@ func coverageOf(sp *serverPort, opts routes.Options, sampled bool) PortCoverage 
 	for _, c := range sp.Callers {
 		for _, r := range c.Routes {
 			if !r.Probe {
-				samples = append(samples, routes.Sample{Method: r.Method, Path: r.Path, Requests: r.Requests})
+				samples = append(samples, routes.Sample{Method: r.Method, Path: r.Path, Requests: r.Requests, Template: r.Template})
 			}
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/cinchmesh/cinch/observe/recording"
 	"github.com/cinchmesh/cinch/synth/policy"
 	"github.com/cinchmesh/cinch/synth/routes"
 )
@@ -30,6 +31,16 @@ func (m *matcher) matches(method, path string) bool {
 		return m.Value == path
 	}
 	return m.re.MatchString(path)
+}
+
+// matchPath is the path a template matcher sees for an observed route: a
+// redacted route's example path (the templates inferred from it match
+// that exactly when they cover the route).
+func matchPath(r recording.Route) string {
+	if r.Template {
+		return routes.Example(r.Path)
+	}
+	return r.Path
 }
 
 // routeGroup is the templates that exactly the same clients used: they
@@ -66,7 +77,7 @@ func (b *builder) routes(u *Unit, sp *serverPort, srv *policy.Server) {
 	for _, c := range sp.Callers {
 		for _, r := range c.Routes {
 			for _, m := range matchers {
-				if m.matches(r.Method, r.Path) {
+				if m.matches(r.Method, matchPath(r)) {
 					use(m, c)
 					break
 				}
@@ -131,11 +142,14 @@ func templateKey(m *matcher) string { return m.Value + "\x00" + m.Method }
 func (b *builder) inferRoutes(sp *serverPort) []*matcher {
 	merged := map[[2]string]*routes.Sample{}
 	var order [][2]string
-	add := func(method, path string, n int64, probe bool) {
+	add := func(method, path string, n int64, probe, template bool) {
 		k := [2]string{method, path}
+		if template {
+			k[1] = "\x00" + path
+		}
 		s := merged[k]
 		if s == nil {
-			s = &routes.Sample{Method: method, Path: path}
+			s = &routes.Sample{Method: method, Path: path, Template: template}
 			merged[k] = s
 			order = append(order, k)
 		}
@@ -144,13 +158,13 @@ func (b *builder) inferRoutes(sp *serverPort) []*matcher {
 	}
 	for _, c := range sp.Callers {
 		for _, r := range c.Routes {
-			add(r.Method, r.Path, r.Requests, r.Probe)
+			add(r.Method, r.Path, r.Requests, r.Probe, r.Template)
 		}
 	}
 	if !sp.GRPC {
 		for _, p := range sp.Workload.Probes {
 			if uint32(p.Port) == sp.Port {
-				add("GET", p.Path, 0, true)
+				add("GET", p.Path, 0, true, false)
 			}
 		}
 	}

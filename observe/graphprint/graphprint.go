@@ -133,6 +133,7 @@ type ViewRoute struct {
 	Path     string `json:"path"`
 	Requests int64  `json:"requests"`
 	Probe    bool   `json:"probe"`
+	Template bool   `json:"template"`
 }
 
 // NewView builds the view of r.

@@ -81,7 +81,18 @@ func compareKeys(a, b Key) int {
 func compareSources(a, b SourceIP) int { return cmp.Compare(a.IP, b.IP) }
 
 func compareRoutes(a, b Route) int {
-	return cmp.Or(cmp.Compare(a.Path, b.Path), cmp.Compare(a.Method, b.Method))
+	return cmp.Or(cmp.Compare(a.Path, b.Path), cmp.Compare(a.Method, b.Method), compareBools(a.Template, b.Template))
+}
+
+// compareBools orders false before true.
+func compareBools(a, b bool) int {
+	switch {
+	case a == b:
+		return 0
+	case a:
+		return 1
+	}
+	return -1
 }
 
 func compareDecisions(a, b Decision) int {
@@ -239,12 +250,15 @@ func mergeEdge(a *Edge, b Edge) {
 		a.Decisions = append(a.Decisions, d)
 	}
 
-	type rk struct{ method, path string }
+	type rk struct {
+		method, path string
+		template     bool
+	}
 	routes := map[rk]Route{}
 	for _, r := range append(a.Routes, b.Routes...) {
-		k := rk{r.Method, r.Path}
+		k := rk{r.Method, r.Path, r.Template}
 		have := routes[k]
-		have.Method, have.Path = r.Method, r.Path
+		have.Method, have.Path, have.Template = r.Method, r.Path, r.Template
 		have.Requests += r.Requests
 		have.Probe = have.Probe || r.Probe
 		routes[k] = have

@@ -71,6 +71,9 @@ type Window struct {
 	// Gaps are the stretches of a live window when a stream was down (a tap
 	// pod restart, an API server hiccup) before it was re-established.
 	Gaps []Gap `json:"gaps,omitempty"`
+	// Redacted says the window's raw paths were replaced by their route
+	// templates (cinch observe --redact).
+	Redacted bool `json:"redacted,omitempty"`
 }
 
 // Gap is a stretch of a live window without events from one target.
@@ -220,7 +223,7 @@ type SourceIP struct {
 	Requests int64  `json:"requests"`
 }
 
-// Route is one observed method and raw path.
+// Route is one observed method and raw path, or its template.
 type Route struct {
 	Method   string `json:"method"`
 	Path     string `json:"path"`
@@ -229,4 +232,8 @@ type Route struct {
 	// the proxy's probe route, a node as the client, or a GET of one of
 	// the server's httpGet probe paths on that port.
 	Probe bool `json:"probe,omitempty"`
+	// Template says Path is a route template, not a raw path (cinch observe
+	// --redact): typed segments such as {int} or {param}, with the braces
+	// of literal segments doubled ("{{" for "{").
+	Template bool `json:"template,omitempty"`
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/cinchmesh/cinch/observe/recording"
 	"github.com/cinchmesh/cinch/synth/eval"
+	"github.com/cinchmesh/cinch/synth/routes"
 )
 
 // principal is one way a client reached a server as the server's proxy
@@ -228,7 +229,7 @@ func (r *run) route(e *recording.Edge, rt *recording.Route, n int64, noPath bool
 		d := r.ev.Decide(eval.Request{
 			Destination: e.Server, Port: e.Port,
 			ClientIdentity: p.identity, TLS: p.identity != "", SourceIP: p.ip,
-			Method: rt.Method, Path: rt.Path,
+			Method: rt.Method, Path: requestPath(rt),
 		})
 		if noPath && (d.Route != (eval.Ref{}) || d.Reason == eval.ReasonNoRouteMatched) {
 			// The decision depends on the route, and the path is unknown.
@@ -351,4 +352,14 @@ func values(m map[findingKey]*Finding) []Finding {
 		out = append(out, *f)
 	}
 	return out
+}
+
+// requestPath is the path evaluated for an observed route: a redacted
+// route's example path, which the routes synthesized from the same
+// recording match exactly when they cover the template.
+func requestPath(rt *recording.Route) string {
+	if rt.Template {
+		return routes.Example(rt.Path)
+	}
+	return rt.Path
 }

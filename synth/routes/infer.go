@@ -31,6 +31,9 @@ type Sample struct {
 	Requests int64
 	// Probe marks kubelet probes: their paths are kept exact.
 	Probe bool
+	// Template says Path is a template (Template.Redacted of an earlier
+	// inference, as a redacted recording stores it), not a raw path.
+	Template bool
 }
 
 // Template is an inferred route.
@@ -38,6 +41,9 @@ type Template struct {
 	Method string
 	// Pattern is the readable form: "/books/{int}.json".
 	Pattern string
+	// Redacted is Pattern with the braces of literal segments doubled, so
+	// that it reads back unambiguously as a template (Sample.Template).
+	Redacted string
 	// Match is MatchExact or MatchRegularExpression, and Value the exact
 	// path or the regular expression, which must match the whole path.
 	Match, Value string
@@ -96,6 +102,15 @@ var classes = map[class]struct{ name, re string }{
 	classHex:  {"hex", `[0-9a-fA-F]+`},
 	classAny:  {"param", `[^/]+`},
 }
+
+// classRegexps match a whole segment of each parameter class.
+var classRegexps = func() map[class]*regexp.Regexp {
+	m := map[class]*regexp.Regexp{}
+	for c, def := range classes {
+		m[c] = regexp.MustCompile("^(?:" + def.re + ")$")
+	}
+	return m
+}()
 
 var (
 	reInt  = regexp.MustCompile(`^[0-9]+$`)
@@ -184,12 +199,21 @@ func Infer(samples []Sample, opts Options, grpc bool) []Template {
 		if !strings.HasPrefix(path, "/") {
 			path = "/" + path
 		}
-		m := reGRPC.FindStringSubmatch(path)
-		if grpc || s.Probe || m != nil {
+		// A template's literal path is its unescaped form; one with
+		// parameters has none and cannot be kept exact.
+		var segs []segment
+		exactPath := path
+		if s.Template {
+			segs = parseTemplate(path)
+			exactPath = literalPath(segs)
+		}
+		m := reGRPC.FindStringSubmatch(exactPath)
+		if exactPath != "" && (grpc || s.Probe || m != nil) {
+			path := exactPath
 			k := [2]string{s.Method, path}
 			t := exact[k]
 			if t == nil {
-				t = &Template{Method: s.Method, Pattern: path, Match: MatchExact, Value: path, ProfileRegex: regexp.QuoteMeta(path)}
+				t = &Template{Method: s.Method, Pattern: path, Redacted: escapeBraces(path), Match: MatchExact, Value: path, ProfileRegex: regexp.QuoteMeta(path)}
 				if m != nil {
 					t.GRPCService, t.GRPCMethod = m[1], m[2]
 				}
@@ -200,9 +224,13 @@ func Infer(samples []Sample, opts Options, grpc bool) []Template {
 			t.Probe = t.Probe || s.Probe
 			continue
 		}
+		if !s.Template {
+			for _, raw := range strings.Split(path[1:], "/") {
+				segs = append(segs, classify(raw, opts))
+			}
+		}
 		n := root
-		for _, raw := range strings.Split(path[1:], "/") {
-			seg := classify(raw, opts)
+		for _, seg := range segs {
 			c := n.children[seg.key()]
 			if c == nil {
 				c = &child{seg: seg, node: newNode()}
@@ -247,6 +275,7 @@ func Infer(samples []Sample, opts Options, grpc bool) []Template {
 // literals become a parameter, and a wider class absorbs the narrower
 // ones at the same position.
 func (n *node) generalize(opts Options) {
+	n.absorbCovered()
 	for _, c := range n.children {
 		c.node.generalize(opts)
 	}
@@ -269,12 +298,40 @@ func (n *node) generalize(opts Options) {
 		return
 	}
 	// Hex ids can be all digits: ints at a position with hex ids are hex.
-	n.absorb(classInt, classHex)
+	n.absorb(classInt, classHex, opts)
+	for _, c := range n.absorbCovered() {
+		c.node.generalize(opts)
+	}
+}
+
+// absorbCovered merges into each parameter child the siblings whose
+// values it matches: short hex-looking literals next to {hex}, and, when a
+// template read back puts {param} next to other segments, whatever it
+// covers. It returns the children that grew.
+func (n *node) absorbCovered() []*child {
+	var grew []*child
+	for _, p := range n.children {
+		if p.seg.class == classLiteral {
+			continue
+		}
+		merged := false
+		for k, c := range n.children {
+			if c != p && covered(p.seg, c.seg) {
+				p.node.merge(c.node)
+				delete(n.children, k)
+				merged = true
+			}
+		}
+		if merged {
+			grew = append(grew, p)
+		}
+	}
+	return grew
 }
 
 // absorb merges children of class narrow into those of class wide with the
-// same suffix.
-func (n *node) absorb(narrow, wide class) {
+// same suffix, and generalizes the merged subtree again.
+func (n *node) absorb(narrow, wide class, opts Options) {
 	for k, c := range n.children {
 		if c.seg.class != narrow {
 			continue
@@ -282,6 +339,7 @@ func (n *node) absorb(narrow, wide class) {
 		target := segment{class: wide, suffix: c.seg.suffix}
 		if w, ok := n.children[target.key()]; ok {
 			w.node.merge(c.node)
+			w.node.generalize(opts)
 			delete(n.children, k)
 		}
 	}
@@ -342,28 +400,108 @@ func (n *node) emit(prefix []segment, out *[]Template) {
 }
 
 func template(method string, segs []segment, l *leaf) Template {
-	var pattern, re strings.Builder
+	var pattern, redacted, re strings.Builder
 	literal := true
 	for _, s := range segs {
 		pattern.WriteByte('/')
+		redacted.WriteByte('/')
 		re.WriteByte('/')
 		if s.class == classLiteral {
 			pattern.WriteString(s.lit)
+			redacted.WriteString(escapeBraces(s.lit))
 			re.WriteString(regexp.QuoteMeta(s.lit))
 			continue
 		}
 		literal = false
 		c := classes[s.class]
 		pattern.WriteString("{" + c.name + "}" + s.suffix)
+		redacted.WriteString("{" + c.name + "}" + s.suffix)
 		re.WriteString(c.re + regexp.QuoteMeta(s.suffix))
 	}
-	t := Template{Method: method, Pattern: pattern.String(), Requests: l.requests, Samples: l.samples}
+	t := Template{Method: method, Pattern: pattern.String(), Redacted: redacted.String(), Requests: l.requests, Samples: l.samples}
 	if literal {
 		t.Match, t.Value, t.ProfileRegex = MatchExact, t.Pattern, regexp.QuoteMeta(t.Pattern)
 	} else {
 		t.Match, t.Value, t.ProfileRegex = MatchRegularExpression, re.String(), re.String()
 	}
 	return t
+}
+
+// reTemplateSegment is a parameter segment of a template: "{int}.json".
+var reTemplateSegment = regexp.MustCompile(`^\{(int|date|uuid|hex|param)\}(\.[A-Za-z][A-Za-z0-9]{0,7})?$`)
+
+// covered says whether every value of segment s matches parameter p.
+func covered(p, s segment) bool {
+	if s.class == classLiteral {
+		v, ok := strings.CutSuffix(s.lit, p.suffix)
+		return ok && v != "" && classRegexps[p.class].MatchString(v)
+	}
+	return p.class == classAny && (p.suffix == "" || s.suffix == p.suffix)
+}
+
+// parseTemplate reads the segments of a template written as
+// Template.Redacted.
+func parseTemplate(path string) []segment {
+	var segs []segment
+	for _, raw := range strings.Split(path[1:], "/") {
+		if m := reTemplateSegment.FindStringSubmatch(raw); m != nil {
+			for c, def := range classes {
+				if def.name == m[1] {
+					segs = append(segs, segment{class: c, suffix: m[2]})
+				}
+			}
+			continue
+		}
+		segs = append(segs, segment{lit: unescapeBraces(raw)})
+	}
+	return segs
+}
+
+// literalPath is the path of segments that are all literal, else "".
+func literalPath(segs []segment) string {
+	var b strings.Builder
+	for _, s := range segs {
+		if s.class != classLiteral {
+			return ""
+		}
+		b.WriteByte('/')
+		b.WriteString(s.lit)
+	}
+	return b.String()
+}
+
+func escapeBraces(s string) string {
+	return strings.NewReplacer("{", "{{", "}", "}}").Replace(s)
+}
+
+func unescapeBraces(s string) string {
+	return strings.NewReplacer("{{", "{", "}}", "}").Replace(s)
+}
+
+// examples are a path segment of each parameter class.
+var examples = map[string]string{
+	"int": "0", "date": "2000-01-01", "uuid": "00000000-0000-0000-0000-000000000000",
+	"hex": "0123456789abcdef0123456789abcdef", "param": "param",
+}
+
+// Example is one path a template written as Template.Redacted covers, for
+// evaluating a redacted recording against policy: the routes inferred
+// from that recording match the example exactly when they match the
+// template, since templates never overlap.
+func Example(template string) string {
+	if !strings.HasPrefix(template, "/") {
+		return template
+	}
+	var b strings.Builder
+	for _, raw := range strings.Split(template[1:], "/") {
+		b.WriteByte('/')
+		if m := reTemplateSegment.FindStringSubmatch(raw); m != nil {
+			b.WriteString(examples[m[1]] + m[2])
+			continue
+		}
+		b.WriteString(unescapeBraces(raw))
+	}
+	return b.String()
 }
 
 // slug makes a readable DNS-1123 fragment of s.

@@ -186,6 +186,7 @@ func TestUpstreamTemplatesEqualTruth(t *testing.T) {
 		for k, want := range truth {
 			got := Infer(samples[k], DefaultOptions(), grpc[k])
 			covers(t, samples[k], got)
+			readsBack(t, got, grpc[k])
 			p := patterns(got)
 			slices.Sort(p)
 			if !slices.Equal(p, want) {
@@ -203,6 +204,67 @@ func TestUpstreamTemplatesEqualTruth(t *testing.T) {
 		}
 		t.Logf("%s: %d distinct (method, path) samples -> %d templates; linkerd viz profile --tap wrote %d routes",
 			app, raw, ours, strings.Count(string(viz), "\n  name: "))
+	}
+}
+
+// redact turns templates into the samples a redacted recording holds.
+func redact(ts []Template) []Sample {
+	var out []Sample
+	for _, tm := range ts {
+		out = append(out, Sample{Method: tm.Method, Path: tm.Redacted, Requests: tm.Requests, Probe: tm.Probe, Template: true})
+	}
+	return out
+}
+
+// readsBack checks that templates read back from their redacted form infer
+// to themselves, and that each template's Example is matched by it alone.
+func readsBack(t *testing.T, ts []Template, grpc bool) {
+	t.Helper()
+	again := Infer(redact(ts), DefaultOptions(), grpc)
+	if a, b := patterns(again), patterns(ts); !slices.Equal(a, b) {
+		t.Errorf("read back from the redacted form: templates %q, want %q", a, b)
+	}
+	for _, tm := range ts {
+		ex := Sample{Method: tm.Method, Path: Example(tm.Redacted)}
+		var hits []string
+		for _, o := range ts {
+			if o.Method == tm.Method && (o.Match == MatchExact && o.Value == ex.Path ||
+				o.Match == MatchRegularExpression && regexp.MustCompile("^(?:"+o.Value+")$").MatchString(ex.Path)) {
+				hits = append(hits, o.Pattern)
+			}
+		}
+		if len(hits) != 1 || hits[0] != tm.Pattern {
+			t.Errorf("example %q of %q is matched by %q, want only its template", ex.Path, tm.Pattern, hits)
+		}
+	}
+}
+
+func TestRedactedTemplatesReadBack(t *testing.T) {
+	var samples []Sample
+	for _, p := range []string{"/books/1.json", "/books/22.json", "/{int}/x", "/{{a}}", "/a/{param}", "/files/report.pdf", "/files/summary.pdf"} {
+		samples = append(samples, Sample{Method: "GET", Path: p, Requests: 1})
+	}
+	for i := range 12 {
+		samples = append(samples, Sample{Method: "GET", Path: fmt.Sprintf("/users/u%c/profile", 'a'+i), Requests: 1})
+	}
+	got := Infer(samples, DefaultOptions(), false)
+	readsBack(t, got, false)
+	want := []string{"GET /a/{param}", "GET /books/{int}.json", "GET /files/report.pdf", "GET /files/summary.pdf", "GET /users/{param}/profile", "GET /{int}/x", "GET /{{a}}"}
+	if p := patterns(got); !slices.Equal(p, want) {
+		t.Errorf("templates %q, want %q", p, want)
+	}
+	// A literal segment that looks like a parameter stays literal when
+	// read back: "/{int}/x" matches only itself.
+	for _, tm := range got {
+		if tm.Pattern == "/{int}/x" && (tm.Match != MatchExact || tm.Redacted != "/{{int}}/x") {
+			t.Errorf("literal /{int}/x became %+v", tm)
+		}
+	}
+	// A redacted {param} next to raw literals absorbs them, so no two
+	// templates overlap.
+	mixed := append(redact(got), Sample{Method: "GET", Path: "/users/new/profile", Requests: 1})
+	if p := patterns(Infer(mixed, DefaultOptions(), false)); !slices.Equal(p, want) {
+		t.Errorf("redacted plus /users/new/profile: %q, want %q", p, want)
 	}
 }
 
@@ -226,6 +288,14 @@ func FuzzInfer(f *testing.F) {
 		}
 		got := Infer(samples, DefaultOptions(), grpc)
 		covers(t, samples, got)
+		readsBack(t, got, grpc)
+		// Half the paths redacted, the other half raw (two windows, one
+		// recorded with --redact): the same templates as all raw.
+		half := len(samples) / 2
+		mixed := append(redact(Infer(samples[:half], DefaultOptions(), grpc)), samples[half:]...)
+		if a, b := patterns(Infer(mixed, DefaultOptions(), grpc)), patterns(got); !slices.Equal(a, b) {
+			t.Errorf("half redacted: templates %q, all raw: %q", a, b)
+		}
 		for _, tm := range got {
 			if tm.Match == MatchRegularExpression {
 				if _, err := regexp.Compile(tm.Value); err != nil {
