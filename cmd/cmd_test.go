@@ -12,6 +12,13 @@ import (
 	"github.com/cinchmesh/cinch/observe/recording"
 )
 
+// TestMain keeps the tests off any cluster the machine's kubeconfig
+// names: a test that wants an API server passes --kubeconfig.
+func TestMain(m *testing.M) {
+	os.Setenv("KUBECONFIG", filepath.Join(os.TempDir(), "cinch-test-no-kubeconfig"))
+	os.Exit(m.Run())
+}
+
 func run(t *testing.T, stdin string, args ...string) (stdout, stderr string, err error) {
 	t.Helper()
 	var out, errb bytes.Buffer

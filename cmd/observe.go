@@ -85,8 +85,11 @@ is detected from its content. The default text output of 'linkerd viz tap' carri
 addresses: give --cluster-file to name the workloads behind them.
 
 Metrics: --from-prometheus records the Linkerd proxy metrics of the last --window (-n or -A):
-every edge with its counts, TCP edges and denied clients, but no paths. Merge it with tap
-recordings ('cinch graph merge') for routes. See docs/metrics.md.`,
+every edge with its counts, TCP edges and denied clients, but no paths. Clients, which metrics
+know by mesh identity, are named from the cluster (the kubeconfig's, or --cluster-file). Merge
+it with tap recordings ('cinch graph merge') for routes. See docs/metrics.md.
+
+--redact writes route templates (/users/{int}) instead of raw paths (docs/recording.md).`,
 		Example: `  cinch observe -n emojivoto deploy/web deploy/voting --duration 30m -o emojivoto.yaml
   cinch observe -A --duration 1h -o mesh.yaml
   cinch observe -n booksapp deploy -l app=books --to deploy/authors --duration 10m -o books.yaml
@@ -94,7 +97,7 @@ recordings ('cinch graph merge') for routes. See docs/metrics.md.`,
   cinch observe --from-file emojivoto.tap.json.gz -o emojivoto.yaml
   linkerd viz tap -n booksapp deploy -o json | cinch observe --from-file - -o booksapp.yaml
   cinch observe --from-file tap.txt --cluster-file cluster.yaml -o recording.json
-  cinch observe --from-prometheus http://prometheus.linkerd-viz:9090 -A --window 14d --cluster-file cluster.yaml -o metrics.yaml`,
+  cinch observe --from-prometheus http://prometheus.linkerd-viz:9090 -A --window 14d -o metrics.yaml`,
 		RunE: func(c *cobra.Command, args []string) error {
 			if o.redact && o.keepQuery {
 				return usageErrorf("--redact writes route templates, which have no query strings: drop --keep-query")

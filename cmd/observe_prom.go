@@ -1,20 +1,25 @@
 package cmd
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/cinchmesh/cinch/observe/cluster"
 	"github.com/cinchmesh/cinch/observe/prom"
+	"github.com/cinchmesh/cinch/observe/recording"
 )
 
 // promOptions are the flags of observe --from-prometheus.
@@ -120,14 +125,6 @@ func (o *observeOptions) runProm(c *cobra.Command, s Streams, args []string) err
 	if err != nil {
 		return err
 	}
-	if o.clusterFile != "" {
-		objs, err := cluster.ReadFile(o.clusterFile)
-		if err != nil {
-			return fmt.Errorf("--cluster-file: %w", err)
-		}
-		inv := cluster.NewInventory(objs, cluster.Options{TrustDomain: o.trustDomain})
-		opts.Resolve, opts.Workload = inv.IdentityWorkload, inv.Workload
-	}
 	base, err := o.appendBase()
 	if err != nil {
 		return err
@@ -136,7 +133,73 @@ func (o *observeOptions) runProm(c *cobra.Command, s Streams, args []string) err
 	if err != nil {
 		return err
 	}
+	objs, err := o.promClusterObjects(c.Context(), s, rec)
+	if err != nil {
+		return err
+	}
+	if objs != nil {
+		rec = cluster.NewInventory(objs, cluster.Options{TrustDomain: o.trustDomain}).Enrich(rec, o.limits)
+	}
 	return o.write(s, base, rec)
+}
+
+// promClusterObjects reads the cluster objects that name the clients of a
+// recording from metrics (known there only by mesh identity) and fill in
+// its workloads: --cluster-file when given, else the namespaces of its
+// servers and clients (every namespace with -A) through the kubeconfig's
+// API server. Without any kubeconfig the recording keeps identities, and
+// a note says so.
+func (o *observeOptions) promClusterObjects(ctx context.Context, s Streams, rec *recording.Recording) (*cluster.Objects, error) {
+	if o.clusterFile != "" {
+		objs, err := cluster.ReadFile(o.clusterFile)
+		if err != nil {
+			return nil, fmt.Errorf("--cluster-file: %w", err)
+		}
+		return objs, nil
+	}
+	kc, err := o.kube.connect()
+	if clientcmd.IsEmptyConfig(errors.Unwrap(err)) {
+		fmt.Fprintln(s.Err, "note: no kubeconfig, so clients stay mesh identities and workloads have no labels: give --cluster-file or a kube context to name them")
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var namespaces []string
+	if !o.allNamespaces {
+		seen := map[string]bool{}
+		add := func(ns string) {
+			if ns != "" && !seen[ns] {
+				seen[ns] = true
+				namespaces = append(namespaces, ns)
+			}
+		}
+		for _, w := range rec.Workloads {
+			add(w.Namespace)
+		}
+		for _, p := range rec.Peers {
+			// identity:<sa>.<ns>.serviceaccount.identity.<cp>.<td>
+			if head, _, ok := strings.Cut(strings.TrimPrefix(string(p.ID), "identity:"), ".serviceaccount.identity."); ok && p.Kind == recording.PeerIdentity {
+				_, ns, _ := strings.Cut(head, ".")
+				add(ns)
+			}
+		}
+		if len(namespaces) == 0 {
+			return nil, nil
+		}
+	}
+	// A namespace that sent traffic during the window may be gone since.
+	for {
+		objs, err := cluster.List(ctx, kc.Clientset, namespaces)
+		var nf *cluster.NamespaceNotFoundError
+		if !errors.As(err, &nf) {
+			return objs, err
+		}
+		namespaces = slices.DeleteFunc(namespaces, func(ns string) bool { return ns == nf.Namespace })
+		if len(namespaces) == 0 {
+			return nil, nil
+		}
+	}
 }
 
 // daysDuration is a duration flag that also takes whole days ("14d").

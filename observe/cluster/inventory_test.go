@@ -1,7 +1,9 @@
 package cluster
 
 import (
+	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 
@@ -121,5 +123,55 @@ func TestReadErrorsNameTheLine(t *testing.T) {
 	_, err = Read(strings.NewReader("kind: Pod\nspec: {containers: 3}\n"))
 	if err == nil || !strings.Contains(err.Error(), "line 1") || !strings.Contains(err.Error(), "Pod") {
 		t.Errorf("error = %v, want one naming line 1 and the Pod", err)
+	}
+}
+
+func TestEnrichNamesIdentityClients(t *testing.T) {
+	objs, err := Read(strings.NewReader(objects))
+	if err != nil {
+		t.Fatal(err)
+	}
+	inv := NewInventory(objs, Options{TrustDomain: "example.org"})
+	const web, db = "identity:web.shop.serviceaccount.identity.linkerd.example.org", "identity:default.shop.serviceaccount.identity.linkerd.example.org"
+	const stranger = "identity:web.other.serviceaccount.identity.linkerd.example.org"
+	rec := recording.New()
+	rec.Windows = []recording.Window{{Source: "prometheus:http://127.0.0.1:9090"}}
+	rec.Workloads = []recording.Workload{{ID: "shop/db", Namespace: "shop", Kind: "StatefulSet", Name: "db", Meshed: true}}
+	rec.Peers = []recording.Peer{{ID: web, Kind: recording.PeerIdentity}, {ID: db, Kind: recording.PeerIdentity}, {ID: stranger, Kind: recording.PeerIdentity}}
+	rec.Edges = []recording.Edge{
+		{Client: web, Server: "shop/db", Port: 5432, Protocol: recording.ProtocolTCP, Requests: 3},
+		{Client: "shop/web", Server: "shop/db", Port: 5432, Protocol: recording.ProtocolTCP, Requests: 4},
+		{Client: db, Server: "shop/db", Port: 9000, Protocol: recording.ProtocolHTTP, Requests: 5},
+		{Client: stranger, Server: "shop/db", Port: 5432, Protocol: recording.ProtocolTCP, Requests: 6},
+	}
+	out := inv.Enrich(rec, recording.DefaultLimits)
+
+	var edges []string
+	for _, e := range out.Edges {
+		edges = append(edges, fmt.Sprintf("%s -> %s:%d %d", e.Client, e.Server, e.Port, e.Requests))
+	}
+	want := []string{
+		"identity:web.other.serviceaccount.identity.linkerd.example.org -> shop/db:5432 6",
+		"shop/web -> shop/db:5432 7",
+		"shop/db -> shop/db:9000 5",
+	}
+	if !slices.Equal(edges, want) {
+		t.Errorf("edges\n  %q\nwant\n  %q", edges, want)
+	}
+	if len(out.Peers) != 1 || out.Peers[0].ID != stranger {
+		t.Errorf("peers = %+v, want only the identity no workload runs with", out.Peers)
+	}
+	var ids []recording.PeerID
+	for _, w := range out.Workloads {
+		ids = append(ids, w.ID)
+		if w.ID == "shop/web" && (w.Labels["app"] != "web" || w.ServiceAccount != "web") {
+			t.Errorf("client workload not filled in from the cluster: %+v", w)
+		}
+	}
+	if !slices.Equal(ids, []recording.PeerID{"shop/db", "shop/web"}) {
+		t.Errorf("workloads = %q, want the server and the named client", ids)
+	}
+	if len(rec.Edges) != 4 || rec.Edges[0].Client != web {
+		t.Error("Enrich changed its input")
 	}
 }
