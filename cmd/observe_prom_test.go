@@ -44,7 +44,7 @@ func TestObserveFromPrometheus(t *testing.T) {
 		rec.Windows[0].Source != "prometheus:"+srv.URL || rec.Windows[0].Sampling.Sampled {
 		t.Errorf("recording = %+v", rec)
 	}
-	if len(queries) != 4 || !strings.Contains(queries[0], `namespace=~"shop"`) ||
+	if len(queries) != 6 || !strings.Contains(queries[0], `namespace=~"shop"`) ||
 		!strings.HasSuffix(queries[1], "[1209600s])) time=1795132800.000 tenant=team") {
 		t.Errorf("queries = %q", queries)
 	}

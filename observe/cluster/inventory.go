@@ -320,17 +320,3 @@ func (o *owners) template(kind, ns, name string, pod *corev1.Pod) (*metav1.Objec
 	}
 	return &pod.ObjectMeta, &pod.Spec
 }
-
-// IdentityWorkload returns the meshed workload that runs with a mesh
-// identity, when exactly one does (several workloads may share a service
-// account, and then the identity names none of them).
-func (inv *Inventory) IdentityWorkload(identity string) (recording.PeerID, bool) {
-	var found recording.PeerID
-	n := 0
-	for id, w := range inv.workloads {
-		if w.Meshed && w.Identity == identity {
-			found, n = id, n+1
-		}
-	}
-	return found, n == 1
-}

@@ -97,7 +97,13 @@ type Error struct {
 	Message string
 }
 
-func (e *Error) Error() string { return e.Type + ": " + e.Message }
+func (e *Error) Error() string {
+	msg := cmpOr(e.Message, "(no message)")
+	if e.Type == "" {
+		return msg
+	}
+	return e.Type + ": " + msg
+}
 
 // retryable marks failures worth another try.
 type retryable struct{ err error }
@@ -160,47 +166,84 @@ func (c *Client) query(ctx context.Context, query string, at time.Time) ([]Sampl
 		return nil, err
 	}
 	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, retryable{fmt.Errorf("read answer: %w", err)}
+	}
+	return decodeAnswer(resp.StatusCode, resp.Status, data)
+}
+
+// decodeAnswer decodes an answer of /api/v1/query with the HTTP status
+// code and line it came with: an instant vector, or the error it carries.
+// Errors worth another try (5xx answers, Prometheus' timeouts) are
+// retryable.
+func decodeAnswer(code int, status string, data []byte) ([]Sample, error) {
 	var body struct {
 		Status    string `json:"status"`
 		ErrorType string `json:"errorType"`
 		Error     string `json:"error"`
 		Data      struct {
-			ResultType string `json:"resultType"`
-			Result     []struct {
-				Metric map[string]string `json:"metric"`
-				Value  [2]any            `json:"value"`
-			} `json:"result"`
+			ResultType string          `json:"resultType"`
+			Result     json.RawMessage `json:"result"`
 		} `json:"data"`
 	}
-	data, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return nil, retryable{fmt.Errorf("read answer: %w", err)}
-	}
 	if jerr := json.Unmarshal(data, &body); jerr != nil || body.Status == "" {
-		err := fmt.Errorf("%s: answer is not Prometheus API JSON: %.200q", resp.Status, data)
-		if resp.StatusCode >= 500 {
+		err := fmt.Errorf("%s: answer is not Prometheus API JSON: %.200q", status, data)
+		if code >= 500 {
 			return nil, retryable{err}
 		}
 		return nil, err
 	}
 	if body.Status != "success" {
-		err := &Error{Type: body.ErrorType, Message: body.Error}
-		if resp.StatusCode >= 500 || body.ErrorType == "timeout" {
+		var err error = &Error{Type: body.ErrorType, Message: body.Error}
+		if body.Status != "error" {
+			err = fmt.Errorf("%s: answer status %.50q, want success or error", status, body.Status)
+		}
+		if code >= 500 || body.ErrorType == "timeout" {
 			return nil, retryable{err}
 		}
 		return nil, err
 	}
 	if body.Data.ResultType != "vector" {
-		return nil, fmt.Errorf("result type %q, want vector", body.Data.ResultType)
+		return nil, fmt.Errorf("result type %.50q, want vector", body.Data.ResultType)
 	}
-	out := make([]Sample, 0, len(body.Data.Result))
-	for _, r := range body.Data.Result {
-		s, _ := r.Value[1].(string)
-		v, err := strconv.ParseFloat(s, 64)
+	if body.Data.Result == nil {
+		return nil, errors.New("vector answer without a result")
+	}
+	var result []struct {
+		Metric map[string]string `json:"metric"`
+		Value  []json.RawMessage `json:"value"`
+	}
+	if err := json.Unmarshal(body.Data.Result, &result); err != nil {
+		return nil, fmt.Errorf("vector result: %w", err)
+	}
+	out := make([]Sample, 0, len(result))
+	for i, r := range result {
+		v, err := sampleValue(r.Value)
 		if err != nil {
-			return nil, fmt.Errorf("sample value %v: %w", r.Value[1], err)
+			return nil, fmt.Errorf("sample %d of the vector: %w", i, err)
 		}
 		out = append(out, Sample{Labels: r.Metric, Value: v})
 	}
 	return out, nil
+}
+
+// sampleValue decodes a sample's [time, "value"] pair: Prometheus writes
+// the value as a string, which may be "NaN", "+Inf" or "-Inf".
+func sampleValue(pair []json.RawMessage) (float64, error) {
+	if len(pair) != 2 {
+		return 0, fmt.Errorf("value has %d elements, want [time, \"value\"]", len(pair))
+	}
+	var s string
+	if err := json.Unmarshal(pair[1], &s); err != nil {
+		return 0, fmt.Errorf("value is JSON %.50q, want a string", pair[1])
+	}
+	v, err := strconv.ParseFloat(s, 64)
+	if errors.Is(err, strconv.ErrRange) {
+		return 0, fmt.Errorf("value %.50q is out of range", s)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("value %.50q is not a number", s)
+	}
+	return v, nil
 }

@@ -20,17 +20,30 @@ const (
 	metricAllow = "inbound_http_authz_allow_total"
 	metricDeny  = "inbound_http_authz_deny_total"
 	metricOpen  = "tcp_open_total"
+	// request_total gives the HTTP edges of proxies (or scrape configs)
+	// without the authz counters; response_total tells gRPC apart: the
+	// proxy labels a response with grpc_status only when it carried one.
+	metricRequest  = "request_total"
+	metricResponse = "response_total"
 )
+
+// metrics are queried for every namespace or workload, in this order.
+var metrics = []string{metricAllow, metricDeny, metricOpen, metricRequest, metricResponse}
+
+// maxCount bounds the values taken as counts: float64 holds every integer
+// up to it exactly, and sums of them stay far from overflowing int64.
+const maxCount = 1 << 53
 
 // ownerLabels are the pod owner labels the viz scrape config copies from
 // the proxy's linkerd.io/proxy-<kind> pod labels, in the order they are
-// preferred, with the workload kind each names.
+// preferred, with the workload kind each names. A Job's is k8s_job: job is
+// Prometheus' own label, the scrape job ("linkerd-proxy").
 var ownerLabels = []struct{ label, kind string }{
 	{"deployment", "Deployment"},
 	{"statefulset", "StatefulSet"},
 	{"daemonset", "DaemonSet"},
 	{"cronjob", "CronJob"},
-	{"job", "Job"},
+	{"k8s_job", "Job"},
 	{"replicationcontroller", "ReplicationController"},
 }
 
@@ -49,14 +62,6 @@ type Options struct {
 	// SeriesLimit is the number of series above which a namespace is
 	// queried per workload (default 10000).
 	SeriesLimit int
-	// Resolve maps a client identity to its workload, when exactly one
-	// workload runs with that identity. Nil, or false, records the client
-	// as an identity peer.
-	Resolve func(identity string) (recording.PeerID, bool)
-	// Workload returns what the cluster declares about a server workload
-	// (labels, ports, service account) when known; nil, or false, keeps
-	// what the metric labels tell.
-	Workload func(id recording.PeerID) (recording.Workload, bool)
 }
 
 // Stats count the work done.
@@ -67,7 +72,9 @@ type Stats struct {
 }
 
 // Record builds a recording of the inbound traffic of the servers in
-// opts.Namespaces over the window ending at opts.End.
+// opts.Namespaces over the window ending at opts.End. Meshed clients are
+// identity peers ("identity:<id>") and workloads carry only what metric
+// labels tell: cluster.Inventory.Enrich names and fills them in.
 func Record(ctx context.Context, c *Client, opts Options) (*recording.Recording, Stats, error) {
 	if opts.End.IsZero() {
 		opts.End = time.Now()
@@ -78,7 +85,7 @@ func Record(ctx context.Context, c *Client, opts Options) (*recording.Recording,
 	if opts.SeriesLimit <= 0 {
 		opts.SeriesLimit = 10000
 	}
-	r := &run{c: c, opts: opts, rng: promDuration(opts.Window), b: newBuilder(opts.Resolve)}
+	r := &run{c: c, opts: opts, rng: promDuration(opts.Window), b: newBuilder()}
 	counts, err := r.query(ctx, r.countQuery())
 	if err != nil {
 		return nil, r.stats, err
@@ -114,13 +121,6 @@ func Record(ctx context.Context, c *Client, opts Options) (*recording.Recording,
 	}
 	slices.Sort(r.stats.Split)
 	rec := r.b.recording()
-	if opts.Workload != nil {
-		for i, w := range rec.Workloads {
-			if cw, ok := opts.Workload(w.ID); ok {
-				rec.Workloads[i] = cw
-			}
-		}
-	}
 	start := opts.End.Add(-opts.Window).UTC()
 	end := opts.End.UTC()
 	rec.Windows = []recording.Window{{
@@ -128,7 +128,7 @@ func Record(ctx context.Context, c *Client, opts Options) (*recording.Recording,
 		Start:    &start,
 		End:      &end,
 		Sampling: recording.Sampling{Sampled: false},
-		Requests: r.b.requests,
+		Requests: r.b.total,
 		Warnings: r.b.warnings,
 	}}
 	rec.Normalize()
@@ -164,8 +164,13 @@ func (r *run) nsMatcher() string {
 }
 
 func (r *run) countQuery() string {
-	return fmt.Sprintf(`count by (namespace) ({__name__=~"%s|%s|%s",%s})`,
-		metricAllow, metricDeny, metricOpen, r.nsMatcher())
+	return seriesCount("namespace", r.nsMatcher())
+}
+
+// seriesCount counts the series of the queried metrics by the labels; the
+// proxies' outbound series are never queried, so they are left out.
+func seriesCount(by, sel string) string {
+	return fmt.Sprintf(`count by (%s) ({__name__=~"%s",direction!="outbound",%s})`, by, strings.Join(metrics, "|"), sel)
 }
 
 // groupBy are the labels every edge query keeps.
@@ -181,10 +186,15 @@ var decisionLabels = []string{"srv_kind", "srv_group", "srv_name", "route_kind",
 	"authz_kind", "authz_group", "authz_name"}
 
 func (r *run) edgeQueries(sel string) map[string]string {
+	q := func(by, metric, matchers string) string {
+		return fmt.Sprintf(`sum by (%s) (increase(%s{%s%s}[%s]))`, by, metric, matchers, sel, r.rng)
+	}
 	return map[string]string{
-		metricAllow: fmt.Sprintf(`sum by (%s) (increase(%s{%s}[%s]))`, groupBy(decisionLabels...), metricAllow, sel, r.rng),
-		metricDeny:  fmt.Sprintf(`sum by (%s) (increase(%s{%s}[%s]))`, groupBy(), metricDeny, sel, r.rng),
-		metricOpen:  fmt.Sprintf(`sum by (%s) (increase(%s{direction="inbound",%s}[%s]))`, groupBy(), metricOpen, sel, r.rng),
+		metricAllow:    q(groupBy(decisionLabels...), metricAllow, ""),
+		metricDeny:     q(groupBy(), metricDeny, ""),
+		metricOpen:     q(groupBy(), metricOpen, `direction="inbound",`),
+		metricRequest:  q(groupBy(decisionLabels...), metricRequest, `direction="inbound",`),
+		metricResponse: q(groupBy(), metricResponse, `direction="inbound",grpc_status!="",`),
 	}
 }
 
@@ -197,8 +207,7 @@ func (r *run) namespace(ctx context.Context, ns string, split bool) error {
 		for _, o := range ownerLabels {
 			owners = append(owners, o.label)
 		}
-		ws, err := r.query(ctx, fmt.Sprintf(`count by (%s) ({__name__=~"%s|%s|%s",%s})`,
-			strings.Join(owners, ","), metricAllow, metricDeny, metricOpen, sels[0]))
+		ws, err := r.query(ctx, seriesCount(strings.Join(owners, ","), sels[0]))
 		if err != nil {
 			return err
 		}
@@ -214,7 +223,7 @@ func (r *run) namespace(ctx context.Context, ns string, split bool) error {
 	for _, sel := range sels {
 		qs := r.edgeQueries(sel)
 		res := map[string][]Sample{}
-		for _, m := range []string{metricAllow, metricDeny, metricOpen} {
+		for _, m := range metrics {
 			s, err := r.query(ctx, qs[m])
 			if err != nil {
 				return err
@@ -229,28 +238,46 @@ func (r *run) namespace(ctx context.Context, ns string, split bool) error {
 // builder turns samples into edges; it is safe for concurrent use.
 type builder struct {
 	mu       sync.Mutex
-	resolve  func(string) (recording.PeerID, bool)
 	edges    map[recording.Key]*recording.Edge
 	tcp      map[recording.Key]*recording.Edge
+	grpc     map[recording.Key]bool
 	work     map[recording.PeerID]recording.Workload
 	peers    map[recording.PeerID]recording.Peer
-	requests int64
+	total    int64
 	warnings map[string]int64
 }
 
-func newBuilder(resolve func(string) (recording.PeerID, bool)) *builder {
-	return &builder{resolve: resolve, edges: map[recording.Key]*recording.Edge{},
-		tcp: map[recording.Key]*recording.Edge{}, work: map[recording.PeerID]recording.Workload{},
-		peers: map[recording.PeerID]recording.Peer{}, warnings: map[string]int64{}}
+// target is an edge at one server address (target_addr: a pod's IP and
+// port), the unit in which a proxy has the authz counters or not.
+type target struct {
+	key  recording.Key
+	addr string
 }
 
+func newBuilder() *builder {
+	return &builder{edges: map[recording.Key]*recording.Edge{},
+		tcp: map[recording.Key]*recording.Edge{}, grpc: map[recording.Key]bool{},
+		work: map[recording.PeerID]recording.Workload{}, peers: map[recording.PeerID]recording.Peer{},
+		warnings: map[string]int64{}}
+}
+
+// add folds in the answers of one namespace or workload, by metric. A
+// server workload's series all match the same selector, so the allow
+// counter and request_total of a server address are in the same call:
+// request_total, which counts the same requests, is taken only where the
+// allow counter has nothing.
 func (b *builder) add(res map[string][]Sample) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	for m, samples := range res {
-		for _, s := range samples {
-			n := int64(math.Round(s.Value))
-			if n <= 0 {
+	allowed := map[target]bool{}
+	for _, m := range metrics {
+		for _, s := range res[m] {
+			n, ok := count(s.Value)
+			if !ok {
+				b.warnings["bad-value"]++
+				continue
+			}
+			if n == 0 {
 				continue
 			}
 			key, ok := b.key(s.Labels)
@@ -258,35 +285,63 @@ func (b *builder) add(res map[string][]Sample) {
 				b.warnings["no-owner-or-port"] += n
 				continue
 			}
-			edges := b.edges
-			if m == metricOpen {
-				edges = b.tcp
-			}
-			e := edges[key]
-			if e == nil {
-				e = &recording.Edge{Client: key.Client, Server: key.Server, Port: key.Port, Protocol: recording.ProtocolHTTP}
-				edges[key] = e
-			}
-			tls := s.Labels["tls"]
-			if tls != "true" {
-				tls = cmpOr(s.Labels["no_tls_reason"], tls, "no_identity")
-			}
+			t := target{key, s.Labels["target_addr"]}
 			switch m {
+			case metricAllow:
+				allowed[t] = true
+				b.count(b.edge(b.edges, key), s.Labels, n)
 			case metricDeny:
-				e.Denied += n
-			case metricAllow, metricOpen:
+				b.edge(b.edges, key).Denied += n
+			case metricOpen:
+				e := b.edge(b.tcp, key)
 				e.Requests += n
-				if e.TLS == nil {
-					e.TLS = map[string]int64{}
+				addTLS(e, s.Labels, n)
+			case metricRequest:
+				if !allowed[t] {
+					b.count(b.edge(b.edges, key), s.Labels, n)
 				}
-				e.TLS[tls] += n
-				if m == metricAllow {
-					b.requests += n
-					addDecision(e, s.Labels, n)
-				}
+			case metricResponse:
+				b.grpc[key] = true
 			}
 		}
 	}
+}
+
+// count takes a sample's value as a count: a whole number of requests or
+// connections (increase() extrapolates, so it is rounded).
+func count(v float64) (int64, bool) {
+	if math.IsNaN(v) || v < 0 || v > maxCount {
+		return 0, false
+	}
+	return int64(math.Round(v)), true
+}
+
+func (b *builder) edge(edges map[recording.Key]*recording.Edge, key recording.Key) *recording.Edge {
+	e := edges[key]
+	if e == nil {
+		e = &recording.Edge{Client: key.Client, Server: key.Server, Port: key.Port, Protocol: recording.ProtocolHTTP}
+		edges[key] = e
+	}
+	return e
+}
+
+// count adds n allowed requests with their tls and policy decision.
+func (b *builder) count(e *recording.Edge, l map[string]string, n int64) {
+	e.Requests += n
+	b.total += n
+	addTLS(e, l, n)
+	addDecision(e, l, n)
+}
+
+func addTLS(e *recording.Edge, l map[string]string, n int64) {
+	tls := l["tls"]
+	if tls != "true" {
+		tls = cmpOr(l["no_tls_reason"], tls, "no_identity")
+	}
+	if e.TLS == nil {
+		e.TLS = map[string]int64{}
+	}
+	e.TLS[tls] += n
 }
 
 func cmpOr(vs ...string) string {
@@ -355,19 +410,15 @@ func (b *builder) client(id string) recording.PeerID {
 		b.peers[Unmeshed] = recording.Peer{ID: Unmeshed, Kind: recording.PeerExternal}
 		return Unmeshed
 	}
-	if b.resolve != nil {
-		if w, ok := b.resolve(id); ok {
-			return w
-		}
-	}
 	p := recording.PeerID("identity:" + id)
 	b.peers[p] = recording.Peer{ID: p, Kind: recording.PeerIdentity}
 	return p
 }
 
-// recording assembles the edges: a TCP edge is kept only where no HTTP
+// recording assembles the edges. A TCP edge is kept only where no HTTP
 // edge has the same key, since the proxy counts the connections of HTTP
-// traffic in tcp_open_total too.
+// traffic in tcp_open_total too. An HTTP edge with responses that carry a
+// gRPC status is gRPC.
 func (b *builder) recording() *recording.Recording {
 	rec := recording.New()
 	for k, e := range b.tcp {
@@ -377,14 +428,25 @@ func (b *builder) recording() *recording.Recording {
 		e.Protocol = recording.ProtocolTCP
 		b.edges[k] = e
 	}
-	for _, e := range b.edges {
+	// Peers are registered for every sample, also those that make no
+	// edge (responses without requests): only the edges' are kept.
+	used := map[recording.PeerID]bool{}
+	for k, e := range b.edges {
+		if e.Protocol == recording.ProtocolHTTP && b.grpc[k] {
+			e.Protocol = recording.ProtocolGRPC
+		}
 		rec.Edges = append(rec.Edges, *e)
+		used[e.Client], used[e.Server] = true, true
 	}
 	for _, w := range b.work {
-		rec.Workloads = append(rec.Workloads, w)
+		if used[w.ID] {
+			rec.Workloads = append(rec.Workloads, w)
+		}
 	}
 	for _, p := range b.peers {
-		rec.Peers = append(rec.Peers, p)
+		if used[p.ID] {
+			rec.Peers = append(rec.Peers, p)
+		}
 	}
 	return rec
 }
