@@ -19,9 +19,12 @@ lint:
 	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 
-# Decoder and recorder throughput (events/s), synthesis and evaluator speed (docs/performance.md).
+# Every benchmark in one run on one core, so the rows compare (docs/performance.md): decoders
+# and ingest (events/s), Prometheus answers (series/s), synthesis, the evaluator, diff, and a
+# 5,000-workload mesh through observe, synth and diff.
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./observe/... ./synth/...
+	$(GO) test -run '^$$' -bench . -benchmem -cpu 1 ./observe/... ./synth/...
+	$(GO) test -run '^$$' -bench LargeMesh -benchtime 1x -cpu 1 ./fixtures/mesh/
 
 # Every fuzz target for FUZZTIME each (inputs that found bugs are kept under testdata/fuzz
 # and run as regression tests by make test).

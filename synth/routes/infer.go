@@ -103,15 +103,6 @@ var classes = map[class]struct{ name, re string }{
 	classAny:  {"param", `[^/]+`},
 }
 
-// classRegexps match a whole segment of each parameter class.
-var classRegexps = func() map[class]*regexp.Regexp {
-	m := map[class]*regexp.Regexp{}
-	for c, def := range classes {
-		m[c] = regexp.MustCompile("^(?:" + def.re + ")$")
-	}
-	return m
-}()
-
 var (
 	reInt  = regexp.MustCompile(`^[0-9]+$`)
 	reDate = regexp.MustCompile(`^[0-9]{4}-[0-9]{2}-[0-9]{2}$`)
@@ -177,6 +168,17 @@ type leaf struct {
 	samples  int
 }
 
+// child returns the node under n for seg, adding it when new.
+func (n *node) child(seg segment) *node {
+	k := seg.key()
+	c := n.children[k]
+	if c == nil {
+		c = &child{seg: seg, node: newNode()}
+		n.children[k] = c
+	}
+	return c.node
+}
+
 func newNode() *node { return &node{children: map[string]*child{}, ends: map[string]*leaf{}} }
 
 // Expressible says whether a route can match path: manifests and the
@@ -224,19 +226,15 @@ func Infer(samples []Sample, opts Options, grpc bool) []Template {
 			t.Probe = t.Probe || s.Probe
 			continue
 		}
-		if !s.Template {
-			for _, raw := range strings.Split(path[1:], "/") {
-				segs = append(segs, classify(raw, opts))
-			}
-		}
 		n := root
-		for _, seg := range segs {
-			c := n.children[seg.key()]
-			if c == nil {
-				c = &child{seg: seg, node: newNode()}
-				n.children[seg.key()] = c
+		if s.Template {
+			for _, seg := range segs {
+				n = n.child(seg)
 			}
-			n = c.node
+		} else {
+			for _, raw := range strings.Split(path[1:], "/") {
+				n = n.child(classify(raw, opts))
+			}
 		}
 		l := n.ends[s.Method]
 		if l == nil {
@@ -430,13 +428,23 @@ func template(method string, segs []segment, l *leaf) Template {
 // reTemplateSegment is a parameter segment of a template: "{int}.json".
 var reTemplateSegment = regexp.MustCompile(`^\{(int|date|uuid|hex|param)\}(\.[A-Za-z][A-Za-z0-9]{0,7})?$`)
 
-// covered says whether every value of segment s matches parameter p.
+// covered says whether every value of segment s matches parameter p. A
+// literal never fits {int}, {date} or {uuid} (classify would have typed
+// it), but a short hex-looking one fits {hex}.
 func covered(p, s segment) bool {
-	if s.class == classLiteral {
-		v, ok := strings.CutSuffix(s.lit, p.suffix)
-		return ok && v != "" && classRegexps[p.class].MatchString(v)
+	if s.class != classLiteral {
+		return p.class == classAny && (p.suffix == "" || s.suffix == p.suffix)
 	}
-	return p.class == classAny && (p.suffix == "" || s.suffix == p.suffix)
+	v, ok := strings.CutSuffix(s.lit, p.suffix)
+	switch {
+	case !ok || v == "":
+		return false
+	case p.class == classAny:
+		return true
+	case p.class == classHex:
+		return strings.Trim(v, "0123456789abcdefABCDEF") == ""
+	}
+	return false
 }
 
 // parseTemplate reads the segments of a template written as
@@ -470,13 +478,14 @@ func literalPath(segs []segment) string {
 	return b.String()
 }
 
-func escapeBraces(s string) string {
-	return strings.NewReplacer("{", "{{", "}", "}}").Replace(s)
-}
+var (
+	braceEscaper   = strings.NewReplacer("{", "{{", "}", "}}")
+	braceUnescaper = strings.NewReplacer("{{", "{", "}}", "}")
+)
 
-func unescapeBraces(s string) string {
-	return strings.NewReplacer("{{", "{", "}}", "}").Replace(s)
-}
+func escapeBraces(s string) string { return braceEscaper.Replace(s) }
+
+func unescapeBraces(s string) string { return braceUnescaper.Replace(s) }
 
 // examples are a path segment of each parameter class.
 var examples = map[string]string{
