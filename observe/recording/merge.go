@@ -81,18 +81,7 @@ func compareKeys(a, b Key) int {
 func compareSources(a, b SourceIP) int { return cmp.Compare(a.IP, b.IP) }
 
 func compareRoutes(a, b Route) int {
-	return cmp.Or(cmp.Compare(a.Path, b.Path), cmp.Compare(a.Method, b.Method), compareBools(a.Template, b.Template))
-}
-
-// compareBools orders false before true.
-func compareBools(a, b bool) int {
-	switch {
-	case a == b:
-		return 0
-	case a:
-		return 1
-	}
-	return -1
+	return cmp.Or(cmp.Compare(a.Path, b.Path), cmp.Compare(a.Method, b.Method), cmp.Compare(strconv.FormatBool(a.Template), strconv.FormatBool(b.Template)))
 }
 
 func compareDecisions(a, b Decision) int {
