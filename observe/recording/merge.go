@@ -5,6 +5,7 @@ import (
 	"maps"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -148,20 +149,41 @@ func Merge(limits Limits, recs ...*Recording) *Recording {
 	return out
 }
 
-// mergeWorkload fills what a lacks from b and unions the lists. Scalar
-// fields keep the first non-empty value, so a recording made with cluster
-// objects enriches one made without.
+// mergeWorkload fills what a lacks from b and unions the lists, so a
+// recording made with cluster objects enriches one made without. When both
+// know a scalar or the labels and disagree (the cluster changed between
+// windows), the greater value is kept: the same one in any merge order.
 func mergeWorkload(a *Workload, b Workload) {
-	a.ServiceAccount = cmp.Or(a.ServiceAccount, b.ServiceAccount)
-	a.Identity = cmp.Or(a.Identity, b.Identity)
+	a.ServiceAccount = either(a.ServiceAccount, b.ServiceAccount)
+	a.Identity = either(a.Identity, b.Identity)
 	a.Meshed = a.Meshed || b.Meshed
-	a.DefaultInboundPolicy = cmp.Or(a.DefaultInboundPolicy, b.DefaultInboundPolicy)
-	if a.Labels == nil && b.Labels != nil {
+	a.DefaultInboundPolicy = either(a.DefaultInboundPolicy, b.DefaultInboundPolicy)
+	if b.Labels != nil && (a.Labels == nil || labelString(b.Labels) > labelString(a.Labels)) {
 		a.Labels = maps.Clone(b.Labels)
 	}
 	a.Ports = append(a.Ports, b.Ports...)
 	a.Probes = append(a.Probes, b.Probes...)
 	a.Services = append(a.Services, b.Services...)
+}
+
+// either is the non-empty one of a and b, the greater when both are.
+func either(a, b string) string {
+	if a == "" {
+		return b
+	}
+	if b == "" {
+		return a
+	}
+	return max(a, b)
+}
+
+// labelString is a canonical form of labels, for comparing them.
+func labelString(l map[string]string) string {
+	var b strings.Builder
+	for _, k := range slices.Sorted(maps.Keys(l)) {
+		b.WriteString(k + "\x00" + l[k] + "\x00")
+	}
+	return b.String()
 }
 
 func cloneWorkload(w Workload) Workload {
