@@ -104,6 +104,11 @@ func Synthesize(rec *recording.Recording, opts Options) (*Result, error) {
 	if errs := policy.Validate(&all); len(errs) > 0 {
 		return nil, fmt.Errorf("synthesized policy fails Linkerd's admission rules (a cinch bug, please report it):\n%w", errors.Join(errs...))
 	}
+	wide, err := checkOpenness(&all)
+	if err != nil {
+		return nil, err
+	}
+	res.Warnings = append(res.Warnings, wide...)
 	if err := selfCheck(rec, res); err != nil {
 		return nil, err
 	}

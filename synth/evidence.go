@@ -115,6 +115,9 @@ func collect(rec *recording.Recording, opts *Options) ([]*serverPort, []string) 
 			c.Mesh = identityOf(e.Client, workloads)
 			if c.Mesh == nil {
 				warnings = append(warnings, fmt.Sprintf("%s called %s over mTLS but its identity is unknown: record with cluster access or --cluster-file", e.Client, e.Server))
+			} else if why := plainIdentity(c.Mesh); why != "" {
+				warnings = append(warnings, fmt.Sprintf("%s -> %s port %d: %s, so its %d requests over mTLS are not granted", e.Client, e.Server, e.Port, why, e.TLS["true"]))
+				c.Mesh = nil
 			}
 		}
 		if c.Requests-e.TLS["true"] > 0 {

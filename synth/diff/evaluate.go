@@ -6,9 +6,11 @@ import (
 	"math/bits"
 	"net/netip"
 	"slices"
+	"strings"
 
 	"github.com/cinchmesh/cinch/observe/recording"
 	"github.com/cinchmesh/cinch/synth/eval"
+	"github.com/cinchmesh/cinch/synth/policy"
 	"github.com/cinchmesh/cinch/synth/routes"
 )
 
@@ -157,11 +159,17 @@ func (r *run) setPrincipals(e *recording.Edge) {
 	mtls := min(e.TLS["true"], e.Requests)
 	if mtls > 0 {
 		p := principal{weight: mtls}
-		if p.identity = r.identityOf(e.Client); p.identity != "" {
-			p.key = "id:" + p.identity
-		} else {
+		id := r.identityOf(e.Client)
+		switch {
+		case id == "":
 			p.skip = UnknownIdentity
 			r.warn("%s called %s over mTLS but its identity is unknown: record with cluster objects", e.Client, e.Server)
+		case strings.Contains(id, "*") || policy.CheckIdentity(id) != nil:
+			// No proxy reports such an identity: the recording was edited.
+			p.skip = UnknownIdentity
+			r.warn("%s called %s with the identity %q, which is a wildcard or not a mesh identity: not evaluated", e.Client, e.Server, id)
+		default:
+			p.identity, p.key = id, "id:"+id
 		}
 		r.principals = append(r.principals, p)
 	}

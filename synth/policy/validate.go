@@ -203,22 +203,32 @@ func (v *validator) port(path string, p intstr.IntOrString) {
 var dnsIdentity = regexp.MustCompile(`^(\*|[a-z0-9]([-a-z0-9]*[a-z0-9])?)(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`)
 
 func (v *validator) identity(path, id string) {
+	if err := CheckIdentity(id); err != nil {
+		v.add(path, "%s", err)
+	}
+}
+
+// CheckIdentity checks a MeshTLSAuthentication identity as the policy
+// controller's admission does: a DNS-like name, "*" or "*.suffix", or a
+// SPIFFE ID.
+func CheckIdentity(id string) error {
 	if td, ok := strings.CutPrefix(id, "spiffe://"); ok {
 		td, p, _ := strings.Cut(td, "/")
 		if td == "" || strings.Trim(td, "abcdefghijklmnopqrstuvwxyz0123456789-._") != "" {
-			v.add(path, "%q: invalid SPIFFE trust domain", id)
+			return fmt.Errorf("%q: invalid SPIFFE trust domain", id)
 		}
 		if p != "" && (strings.HasSuffix(p, "/") || slices.ContainsFunc(strings.Split(p, "/"), func(seg string) bool {
 			return seg == "" || seg == "." || seg == ".." ||
 				strings.Trim(seg, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._") != ""
 		})) {
-			v.add(path, "%q: invalid SPIFFE path", id)
+			return fmt.Errorf("%q: invalid SPIFFE path", id)
 		}
-		return
+		return nil
 	}
 	if !dnsIdentity.MatchString(id) {
-		v.add(path, "%q is not a valid identity (a DNS-like name, \"*\" or \"*.suffix\", or a SPIFFE ID)", id)
+		return fmt.Errorf("%q is not a valid identity (a DNS-like name, \"*\" or \"*.suffix\", or a SPIFFE ID)", id)
 	}
+	return nil
 }
 
 func (v *validator) networks(path string, nets []Network, required bool) {
