@@ -9,9 +9,11 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/cinchmesh/cinch/observe/recording"
 	"github.com/cinchmesh/cinch/synth/policy"
@@ -65,7 +67,7 @@ func Synthesize(rec *recording.Recording, opts Options) (*Result, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
-	ports, warnings := collect(rec, &opts)
+	ports, warnings, refused := collect(rec, &opts)
 	b := &builder{opts: &opts, names: newNamer(), rec: rec, units: map[recording.PeerID]*Unit{}, warned: warnings}
 	for _, w := range rec.Windows {
 		b.sampled = b.sampled || w.Sampling.Sampled
@@ -104,12 +106,12 @@ func Synthesize(rec *recording.Recording, opts Options) (*Result, error) {
 	if errs := policy.Validate(&all); len(errs) > 0 {
 		return nil, fmt.Errorf("synthesized policy fails Linkerd's admission rules (a cinch bug, please report it):\n%w", errors.Join(errs...))
 	}
-	wide, err := checkOpenness(&all)
+	wide, err := checkOpenness(&all, &opts)
 	if err != nil {
 		return nil, err
 	}
 	res.Warnings = append(res.Warnings, wide...)
-	if err := selfCheck(rec, res); err != nil {
+	if err := selfCheck(refused.remove(rec), res); err != nil {
 		return nil, err
 	}
 	return res, nil
@@ -179,7 +181,9 @@ func (b *builder) serverPort(sp *serverPort) {
 	portName := strconv.Itoa(int(sp.Port))
 	port := intstr.FromInt32(int32(sp.Port))
 	for _, cp := range w.Ports {
-		if uint32(cp.Port) == sp.Port && cp.Name != "" {
+		// A name Kubernetes would not allow cannot be the pod's: the
+		// number selects the same port.
+		if uint32(cp.Port) == sp.Port && cp.Name != "" && len(validation.IsValidPortName(cp.Name)) == 0 {
 			portName, port = cp.Name, intstr.FromString(cp.Name)
 			break
 		}
@@ -207,11 +211,17 @@ func (b *builder) serverPort(sp *serverPort) {
 	cov := coverageOf(sp, b.opts.Routes, b.sampled)
 	b.coverage = append(b.coverage, cov)
 	if b.opts.Level == LevelRoute && !sp.TCP {
-		if cov.Coverage >= b.opts.MinCoverage {
-			b.routes(u, sp, &srv)
+		matchers := b.inferRoutes(sp)
+		bad := slices.IndexFunc(matchers, func(m *matcher) bool { return m.unwritable != "" })
+		switch {
+		case bad >= 0:
+			b.warn("%s port %d: the route %s %q %s: kept at service-account level", sp.Server, sp.Port, matchers[bad].Method, abbreviate(matchers[bad].Pattern, 60), matchers[bad].unwritable)
+		case cov.Coverage < b.opts.MinCoverage:
+			b.warn("%s port %d: estimated coverage %.2f is below --min-coverage %.2f (%d of %d requests on routes seen once): kept at service-account level; record longer or merge more windows", sp.Server, sp.Port, cov.Coverage, b.opts.MinCoverage, cov.Singletons, cov.Requests)
+		default:
+			b.routes(u, sp, &srv, matchers)
 			return
 		}
-		b.warn("%s port %d: estimated coverage %.2f is below --min-coverage %.2f (%d of %d requests on routes seen once): kept at service-account level; record longer or merge more windows", sp.Server, sp.Port, cov.Coverage, b.opts.MinCoverage, cov.Singletons, cov.Requests)
 	}
 	var grants []*caller
 	for _, c := range sp.Callers {
@@ -270,7 +280,7 @@ func (b *builder) authorize(u *Unit, sp *serverPort, target policy.LocalTargetRe
 		if m := c.Mesh; m != nil {
 			var ref policy.NamespacedTargetRef
 			switch {
-			case b.opts.Level == LevelNamespace:
+			case b.opts.Level == LevelNamespace && m.Namespace != "":
 				ref = policy.NamespacedTargetRef{Kind: policy.KindNamespace, Name: m.Namespace}
 			case m.ServiceAccount != "":
 				ref = policy.NamespacedTargetRef{Kind: policy.KindServiceAccount, Name: m.ServiceAccount, Namespace: m.Namespace}
@@ -330,4 +340,16 @@ func (b *builder) meshPolicy(u *Unit, sp *serverPort, target policy.LocalTargetR
 func dedupe(s []string) []string {
 	slices.Sort(s)
 	return slices.Compact(s)
+}
+
+// abbreviate cuts s to at most n bytes, on a character boundary, and
+// marks the cut.
+func abbreviate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "..."
 }

@@ -61,8 +61,9 @@ type meshIdentity struct {
 
 // collect gathers the recording's inbound evidence per server port. Edges
 // to servers that are not meshed workloads (external addresses, nodes,
-// unmeshed pods) are skipped: Linkerd has no policy to give them.
-func collect(rec *recording.Recording, opts *Options) ([]*serverPort, []string) {
+// unmeshed pods) are skipped: Linkerd has no policy to give them. It also
+// returns what it refused, which the self-check must not expect admitted.
+func collect(rec *recording.Recording, opts *Options) ([]*serverPort, []string, *refusals) {
 	workloads := map[recording.PeerID]recording.Workload{}
 	for _, w := range rec.Workloads {
 		workloads[w.ID] = w
@@ -72,11 +73,19 @@ func collect(rec *recording.Recording, opts *Options) ([]*serverPort, []string) 
 		peers[p.ID] = p
 	}
 	var warnings []string
+	refused := newRefusals()
 	ports := map[portKey]*serverPort{}
 	for i := range rec.Edges {
 		e := &rec.Edges[i]
 		w, ok := workloads[e.Server]
 		if !ok || !opts.selects(w.Namespace) {
+			continue
+		}
+		if why := plainWorkload(&w); why != "" {
+			if !refused.servers[w.ID] {
+				warnings = append(warnings, fmt.Sprintf("%s: %s, so no policy is written for it", w.ID, why))
+			}
+			refused.servers[w.ID] = true
 			continue
 		}
 		if !w.Meshed {
@@ -105,11 +114,12 @@ func collect(rec *recording.Recording, opts *Options) ([]*serverPort, []string) 
 		}
 		c := &caller{Peer: e.Client, Requests: max(e.Requests, e.Denied)}
 		for _, r := range e.Routes {
-			if !routes.Expressible(r.Path) {
+			switch {
+			case !routes.Expressible(r.Path):
 				warnings = append(warnings, fmt.Sprintf("%s -> %s port %d: path %q is not UTF-8, so no route can match it (%d requests)", e.Client, e.Server, e.Port, r.Path, r.Requests))
-				continue
+			default:
+				c.Routes = append(c.Routes, r)
 			}
-			c.Routes = append(c.Routes, r)
 		}
 		if e.TLS["true"] > 0 {
 			c.Mesh = identityOf(e.Client, workloads)
@@ -117,6 +127,7 @@ func collect(rec *recording.Recording, opts *Options) ([]*serverPort, []string) 
 				warnings = append(warnings, fmt.Sprintf("%s called %s over mTLS but its identity is unknown: record with cluster access or --cluster-file", e.Client, e.Server))
 			} else if why := plainIdentity(c.Mesh); why != "" {
 				warnings = append(warnings, fmt.Sprintf("%s -> %s port %d: %s, so its %d requests over mTLS are not granted", e.Client, e.Server, e.Port, why, e.TLS["true"]))
+				refused.identities[e.Client] = true
 				c.Mesh = nil
 			}
 		}
@@ -137,7 +148,25 @@ func collect(rec *recording.Recording, opts *Options) ([]*serverPort, []string) 
 	slices.SortFunc(out, func(a, b *serverPort) int {
 		return cmp.Or(strings.Compare(string(a.Server), string(b.Server)), cmp.Compare(a.Port, b.Port))
 	})
-	return out, warnings
+	for _, sp := range out {
+		if !sp.GRPC {
+			continue
+		}
+		// Linkerd matches gRPC routes, its default route too, by the
+		// service and method of a POST.
+		for _, c := range sp.Callers {
+			c.Routes = slices.DeleteFunc(c.Routes, func(r recording.Route) bool {
+				if isGRPCCall(r.Method, matchPath(r)) {
+					return false
+				}
+				warnings = append(warnings, fmt.Sprintf("%s -> %s port %d: %s %q is not a gRPC call (POST /package.Service/Method), so no route can match it (%d requests)", c.Peer, sp.Server, sp.Port, r.Method, abbreviate(r.Path, 80), r.Requests))
+				k := recording.Key{Client: c.Peer, Server: sp.Server, Port: sp.Port}
+				refused.routes[k] = append(refused.routes[k], r)
+				return true
+			})
+		}
+	}
+	return out, warnings, refused
 }
 
 // identityOf returns the mesh identity of a client workload, or of a

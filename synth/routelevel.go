@@ -2,10 +2,13 @@ package synth
 
 import (
 	"cmp"
+	"fmt"
 	"net/netip"
 	"regexp"
 	"slices"
 	"strings"
+
+	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/cinchmesh/cinch/observe/recording"
 	"github.com/cinchmesh/cinch/synth/policy"
@@ -20,6 +23,13 @@ const maxRulesPerRoute = 16
 type matcher struct {
 	routes.Template
 	re *regexp.Regexp // nil for Exact
+	// path is the HTTPRoute path match: the template's, or, for an exact
+	// path the route API does not accept as one (characters outside a
+	// plain path, "//", "%2F", ...), an anchored expression of the quoted
+	// path, which matches that path alone.
+	path policy.HTTPPathMatch
+	// unwritable says why no route match can hold the template, if so.
+	unwritable string
 }
 
 func (m *matcher) matches(method, path string) bool {
@@ -56,7 +66,7 @@ type routeGroup struct {
 // grouped by the set of clients seen on them, each group an HTTPRoute (or
 // GRPCRoute) with its own authorizations, plus the probe routes Linkerd no
 // longer provides once a route is attached to the Server.
-func (b *builder) routes(u *Unit, sp *serverPort, srv *policy.Server) {
+func (b *builder) routes(u *Unit, sp *serverPort, srv *policy.Server, matchers []*matcher) {
 	if sp.Overflow > 0 {
 		b.warn("%s port %d: %d requests had paths the recording did not keep (its per-edge limit); with routes attached they will get 404: re-record with a higher --max-paths-per-edge or use a coarser level", sp.Server, sp.Port, sp.Overflow)
 	}
@@ -65,7 +75,6 @@ func (b *builder) routes(u *Unit, sp *serverPort, srv *policy.Server) {
 			b.warn("%s -> %s port %d: known without paths (metrics only), so no route is written for it and its requests will get 404 at route level: merge a tap recording of it or use a coarser level", c.Peer, sp.Server, sp.Port)
 		}
 	}
-	matchers := b.inferRoutes(sp)
 	probeCaller := b.probeCaller(sp)
 	groups := map[*matcher]map[*caller]bool{}
 	use := func(m *matcher, c *caller) {
@@ -174,9 +183,17 @@ func (b *builder) inferRoutes(sp *serverPort) []*matcher {
 	}
 	var out []*matcher
 	for _, t := range routes.Infer(samples, b.opts.Routes, sp.GRPC) {
-		m := &matcher{Template: t}
+		m := &matcher{Template: t, path: policy.HTTPPathMatch{Type: t.Match, Value: t.Value}}
 		if t.Match == policy.MatchRegularExpression {
 			m.re = regexp.MustCompile("^(?:" + t.Value + ")$")
+		} else if len(policy.CheckPathMatch(m.path, true)) > 0 {
+			m.path = policy.HTTPPathMatch{Type: policy.MatchRegularExpression, Value: regexp.QuoteMeta(t.Value)}
+		}
+		switch {
+		case sp.GRPC && t.GRPCService == "":
+			m.unwritable = "is not a gRPC method a GRPCRoute can name (/package.Service/Method)"
+		case !sp.GRPC && len(policy.CheckPathMatch(m.path, true)) > 0:
+			m.unwritable = fmt.Sprintf("is %d characters long, more than a route match can hold", len(m.path.Value))
 		}
 		out = append(out, m)
 	}
@@ -241,7 +258,7 @@ func (b *builder) routeObject(u *Unit, sp *serverPort, srv *policy.Server, g *ro
 		r.Spec.ParentRefs = []policy.ParentReference{parent}
 		for _, t := range templates {
 			r.Spec.Rules = append(r.Spec.Rules, policy.HTTPRouteRule{Matches: []policy.HTTPRouteMatch{{
-				Path:   &policy.HTTPPathMatch{Type: t.Match, Value: t.Value},
+				Path:   &t.path,
 				Method: t.Method,
 			}}})
 		}
@@ -260,6 +277,7 @@ func (b *builder) serviceProfiles(ports []*serverPort) {
 		routes map[string]policy.ServiceProfileRoute
 	}
 	profiles := map[string]*profile{} // namespace/service
+	badServices := map[string]bool{}
 	var keys []string
 	for _, sp := range ports {
 		w := &sp.Workload
@@ -269,6 +287,13 @@ func (b *builder) serviceProfiles(ports []*serverPort) {
 		matchers := b.inferRoutes(sp)
 		for _, svc := range w.Services {
 			k := w.Namespace + "/" + svc
+			if len(validation.IsDNS1035Label(svc)) > 0 {
+				if !badServices[k] {
+					b.warn("%s: Service %q is not a Service name: no ServiceProfile for it", w.ID, svc)
+				}
+				badServices[k] = true
+				continue
+			}
 			p := profiles[k]
 			if p == nil {
 				p = &profile{unit: b.unit(w), routes: map[string]policy.ServiceProfileRoute{}}

@@ -4,10 +4,14 @@ import (
 	"fmt"
 	"math/big"
 	"net/netip"
+	"slices"
 	"strings"
 
+	metav1validation "k8s.io/apimachinery/pkg/apis/meta/v1/validation"
 	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 
+	"github.com/cinchmesh/cinch/observe/recording"
 	"github.com/cinchmesh/cinch/synth/policy"
 )
 
@@ -16,6 +20,9 @@ import (
 // ("*", "*.ns.serviceaccount...", which Linkerd matches against every
 // identity under it) or names no manifest can hold.
 func plainIdentity(m *meshIdentity) string {
+	if m.Identity == "" && m.ServiceAccount == "" {
+		return "its identity is empty"
+	}
 	if m.Identity != "" {
 		if strings.Contains(m.Identity, "*") {
 			return fmt.Sprintf("identity %q is a wildcard", m.Identity)
@@ -30,7 +37,71 @@ func plainIdentity(m *meshIdentity) string {
 	if m.ServiceAccount != "" && len(validation.IsDNS1123Subdomain(m.ServiceAccount)) > 0 {
 		return fmt.Sprintf("service account %q is not a service account name", m.ServiceAccount)
 	}
+	if m.Identity != "" && m.ServiceAccount != "" && !strings.HasPrefix(m.Identity, m.ServiceAccount+"."+m.Namespace+".serviceaccount.identity.") {
+		return fmt.Sprintf("identity %q is not that of service account %s/%s", m.Identity, m.Namespace, m.ServiceAccount)
+	}
 	return ""
+}
+
+// plainWorkload says why no policy can be written for a server workload,
+// or "" when it can: its namespace, name (a file name with -o DIR) and pod
+// labels (the Server's selector) must be what Kubernetes allows.
+func plainWorkload(w *recording.Workload) string {
+	if len(validation.IsDNS1123Label(w.Namespace)) > 0 {
+		return fmt.Sprintf("namespace %q is not a namespace name", w.Namespace)
+	}
+	if len(validation.IsDNS1123Subdomain(w.Name)) > 0 {
+		return fmt.Sprintf("name %q is not a workload name", w.Name)
+	}
+	if errs := metav1validation.ValidateLabels(w.Labels, field.NewPath("labels")); len(errs) > 0 {
+		return fmt.Sprintf("its pod labels are not valid labels (%s)", errs[0].ErrorBody())
+	}
+	return ""
+}
+
+// isGRPCCall says whether a request can match a gRPC route, Linkerd's
+// default one included: a POST of /service/method.
+func isGRPCCall(method, path string) bool {
+	rest, ok := strings.CutPrefix(path, "/")
+	_, _, two := strings.Cut(rest, "/")
+	return method == "POST" && ok && two
+}
+
+// refusals are the evidence synth did not grant on purpose: refused
+// server workloads, client identities, and gRPC routes no route can match.
+// The self-check does not expect them admitted.
+type refusals struct {
+	servers, identities map[recording.PeerID]bool
+	routes              map[recording.Key][]recording.Route
+}
+
+func newRefusals() *refusals {
+	return &refusals{servers: map[recording.PeerID]bool{}, identities: map[recording.PeerID]bool{}, routes: map[recording.Key][]recording.Route{}}
+}
+
+// remove returns a copy of rec without the refused evidence: no edges to
+// refused servers, refused clients without an identity, and refused routes
+// counted as requests whose paths were not kept.
+func (r *refusals) remove(rec *recording.Recording) *recording.Recording {
+	out := *rec
+	out.Workloads = slices.Clone(rec.Workloads)
+	for i := range out.Workloads {
+		if w := &out.Workloads[i]; r.identities[w.ID] {
+			w.Identity, w.ServiceAccount = "", ""
+		}
+	}
+	out.Edges = nil
+	for _, e := range rec.Edges {
+		if r.servers[e.Server] {
+			continue
+		}
+		if gone := r.routes[e.Key()]; len(gone) > 0 {
+			e.Routes = slices.DeleteFunc(slices.Clone(e.Routes), func(rt recording.Route) bool { return slices.Contains(gone, rt) })
+			e.RoutesOverflow += sumRequests(gone)
+		}
+		out.Edges = append(out.Edges, e)
+	}
+	return &out
 }
 
 // Networks wider than these are authorized only with a warning.
@@ -43,7 +114,7 @@ const (
 // address, which no recording can justify, and warns about each network
 // wider than a /16 (IPv4) or /48 (IPv6), which only --widen-ipv4,
 // --widen-ipv6 or --probe-networks can produce.
-func checkOpenness(all *policy.Set) (warnings []string, err error) {
+func checkOpenness(all *policy.Set, opts *Options) (warnings []string, err error) {
 	for _, m := range all.MeshTLSAuthentications {
 		for _, id := range m.Spec.Identities {
 			if strings.Contains(id, "*") {
@@ -63,10 +134,14 @@ func checkOpenness(all *policy.Set) (warnings []string, err error) {
 				return nil, fmt.Errorf("NetworkAuthentication %s/%s grants every address, %s (a cinch bug, please report it)", n.Namespace, n.Name, p)
 			}
 			if p.Addr().Is4() && p.Bits() < wideIPv4Bits || p.Addr().Is6() && p.Bits() < wideIPv6Bits {
-				flag := "--widen-ipv4 or --probe-networks"
-				if p.Addr().Is6() {
-					flag = "--widen-ipv6 or --probe-networks"
+				var flags []string
+				if widen := map[bool]int{true: opts.NetworkPrefix.IPv4, false: opts.NetworkPrefix.IPv6}[p.Addr().Is4()]; widen == p.Bits() {
+					flags = append(flags, map[bool]string{true: "--widen-ipv4", false: "--widen-ipv6"}[p.Addr().Is4()])
 				}
+				if slices.ContainsFunc(opts.ProbeNetworks, func(q netip.Prefix) bool { return q.Masked() == p.Masked() }) {
+					flags = append(flags, "--probe-networks")
+				}
+				flag := strings.Join(flags, " and ")
 				size := new(big.Int).Lsh(big.NewInt(1), uint(p.Addr().BitLen()-p.Bits()))
 				warnings = append(warnings, fmt.Sprintf("%s authorizes %s addresses (first in NetworkAuthentication %s/%s): widened by %s", p, size, n.Namespace, n.Name, flag))
 			}

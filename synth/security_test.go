@@ -79,9 +79,9 @@ func TestWideNetworksAreLoud(t *testing.T) {
 	}{
 		{"single addresses", func(*Options) {}, nil},
 		{"a /24 is not wide", func(o *Options) { o.NetworkPrefix.IPv4 = 24 }, nil},
-		{"--widen-ipv4 8", func(o *Options) { o.NetworkPrefix.IPv4 = 8 }, []string{"10.0.0.0/8 authorizes 16777216 addresses", "--widen-ipv4"}},
-		{"--widen-ipv6 32", func(o *Options) { o.NetworkPrefix.IPv6 = 32 }, []string{"fd00::/32 authorizes 79228162514264337593543950336 addresses", "--widen-ipv6"}},
-		{"--probe-networks 10.0.0.0/12", func(o *Options) { o.ProbeNetworks = []netip.Prefix{netip.MustParsePrefix("10.0.0.0/12")} }, []string{"10.0.0.0/12 authorizes 1048576 addresses", "--probe-networks"}},
+		{"--widen-ipv4 8", func(o *Options) { o.NetworkPrefix.IPv4 = 8 }, []string{"10.0.0.0/8 authorizes 16777216 addresses", "widened by --widen-ipv4\n"}},
+		{"--widen-ipv6 32", func(o *Options) { o.NetworkPrefix.IPv6 = 32 }, []string{"fd00::/32 authorizes 79228162514264337593543950336 addresses", "widened by --widen-ipv6\n"}},
+		{"--probe-networks 10.0.0.0/12", func(o *Options) { o.ProbeNetworks = []netip.Prefix{netip.MustParsePrefix("10.0.0.0/12")} }, []string{"10.0.0.0/12 authorizes 1048576 addresses", "widened by --probe-networks\n"}},
 	} {
 		opts := options(LevelRoute)
 		tc.set(&opts)
@@ -89,7 +89,7 @@ func TestWideNetworksAreLoud(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", tc.name, err)
 		}
-		warnings := strings.Join(res.Warnings, "\n")
+		warnings := strings.Join(res.Warnings, "\n") + "\n"
 		if tc.want == nil && strings.Contains(warnings, "authorizes") {
 			t.Errorf("%s: unexpected warning:\n%s", tc.name, warnings)
 		}

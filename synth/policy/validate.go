@@ -31,6 +31,7 @@ func (e *FieldError) Error() string {
 // Limits of the CRD schemas.
 const (
 	maxRules      = 16
+	maxPathLength = 1024
 	maxMatches    = 8
 	maxHeaders    = 16
 	maxParentRefs = 32
@@ -515,40 +516,55 @@ func (v *validator) httpRoute(o *HTTPRoute) {
 }
 
 func (v *validator) path(p string, m HTTPPathMatch, gateway bool) {
+	for _, e := range CheckPathMatch(m, gateway) {
+		v.add(p+"."+e.Field, "%s", e.Detail)
+	}
+}
+
+// CheckPathMatch checks an HTTPRoute path match as the CRD schemas do;
+// gateway says the route is a gateway.networking.k8s.io one, whose Exact
+// and PathPrefix values must be plain absolute paths. Each error's Field
+// is "value" or "type".
+func CheckPathMatch(m HTTPPathMatch, gateway bool) []*FieldError {
+	var errs []*FieldError
+	add := func(field, format string, args ...any) {
+		errs = append(errs, &FieldError{Field: field, Detail: fmt.Sprintf(format, args...)})
+	}
 	value := m.Value
 	if value == "" {
 		value = "/"
 	}
-	if len(value) > 1024 {
-		v.add(p+".value", "longer than 1024 characters")
+	if len(value) > maxPathLength {
+		add("value", "longer than %d characters", maxPathLength)
 	}
 	switch m.Type {
 	case "", MatchPathPrefix, MatchExact:
 		if !strings.HasPrefix(value, "/") {
-			v.add(p+".value", "%q must be an absolute path starting with /", value)
-			return
+			add("value", "%q must be an absolute path starting with /", value)
+			return errs
 		}
 		if !gateway {
-			return
+			return errs
 		}
 		for _, bad := range []string{"//", "/./", "/../", "%2f", "%2F", "#"} {
 			if strings.Contains(value, bad) {
-				v.add(p+".value", "%q must not contain %q", value, bad)
+				add("value", "%q must not contain %q", value, bad)
 			}
 		}
 		if strings.HasSuffix(value, "/..") || strings.HasSuffix(value, "/.") {
-			v.add(p+".value", "%q must not end with /. or /..", value)
+			add("value", "%q must not end with /. or /..", value)
 		}
 		if !pathChars.MatchString(value) {
-			v.add(p+".value", "%q contains characters not valid in a path", value)
+			add("value", "%q contains characters not valid in a path", value)
 		}
 	case MatchRegularExpression:
 		if _, err := regexp.Compile(value); err != nil {
-			v.add(p+".value", "invalid regular expression: %v", err)
+			add("value", "invalid regular expression: %v", err)
 		}
 	default:
-		v.add(p+".type", "%q is not one of Exact, PathPrefix, RegularExpression", m.Type)
+		add("type", "%q is not one of Exact, PathPrefix, RegularExpression", m.Type)
 	}
+	return errs
 }
 
 // valueMatches checks header (header true) or query parameter matches.
