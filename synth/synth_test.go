@@ -421,3 +421,25 @@ func TestMetricsClients(t *testing.T) {
 		t.Errorf("warnings = %q", res.Warnings)
 	}
 }
+
+// TestPackagelessGRPCMethodsGetRoutes: a gRPC service without a package
+// (/Greeter/SayHello) is named in a GRPCRoute like any other.
+func TestPackagelessGRPCMethodsGetRoutes(t *testing.T) {
+	rec := recording.New()
+	rec.Windows = []recording.Window{{Source: "file:grpc"}}
+	rec.Workloads = []recording.Workload{
+		{ID: "shop/greeter", Namespace: "shop", Kind: "Deployment", Name: "greeter", ServiceAccount: "greeter", Meshed: true, Labels: map[string]string{"app": "greeter"}},
+		{ID: "shop/web", Namespace: "shop", Kind: "Deployment", Name: "web", ServiceAccount: "web", Meshed: true},
+	}
+	rec.Edges = []recording.Edge{{Client: "shop/web", Server: "shop/greeter", Port: 9090, Protocol: recording.ProtocolGRPC, Requests: 4,
+		TLS: map[string]int64{"true": 4}, Routes: []recording.Route{{Method: "POST", Path: "/Greeter/SayHello", Requests: 4}}}}
+	res, err := Synthesize(rec, options(LevelRoute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	WriteStream(&out, res)
+	if !strings.Contains(out.String(), "kind: GRPCRoute") || !strings.Contains(out.String(), "service: Greeter") || !strings.Contains(out.String(), "method: SayHello") {
+		t.Errorf("want a GRPCRoute for Greeter/SayHello; warnings %q:\n%s", res.Warnings, out.String())
+	}
+}

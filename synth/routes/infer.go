@@ -110,8 +110,12 @@ var (
 	reHex  = regexp.MustCompile(`^[0-9a-fA-F]+$`)
 	// reExt is a file extension after a typed id: "123.json".
 	reExt = regexp.MustCompile(`^(.+?)(\.[A-Za-z][A-Za-z0-9]{0,7})$`)
-	// reGRPC is the shape of a gRPC path: /package.Service/Method.
-	reGRPC = regexp.MustCompile(`^/([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)+)/([A-Za-z_][A-Za-z0-9_]*)$`)
+	// reGRPC is the shape of a gRPC path: /package.Service/Method. On a
+	// server known to speak gRPC the package may be absent
+	// (reGRPCMethod: /Service/Method); elsewhere that is any two-segment
+	// path.
+	reGRPC       = regexp.MustCompile(`^/([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)+)/([A-Za-z_][A-Za-z0-9_]*)$`)
+	reGRPCMethod = regexp.MustCompile(`^/([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)/([A-Za-z_][A-Za-z0-9_]*)$`)
 )
 
 // segment is one position of a path: a literal, or a parameter class with
@@ -210,6 +214,9 @@ func Infer(samples []Sample, opts Options, grpc bool) []Template {
 			exactPath = literalPath(segs)
 		}
 		m := reGRPC.FindStringSubmatch(exactPath)
+		if m == nil && grpc {
+			m = reGRPCMethod.FindStringSubmatch(exactPath)
+		}
 		if exactPath != "" && (grpc || s.Probe || m != nil) {
 			path := exactPath
 			k := [2]string{s.Method, path}

@@ -102,6 +102,16 @@ func TestGRPCTemplatesNameServiceAndMethod(t *testing.T) {
 	if len(got) != 1 || got[0].GRPCService != "emojivoto.v1.VotingService" || got[0].GRPCMethod != "VoteJoy" || got[0].Requests != 3 {
 		t.Errorf("templates = %+v", got)
 	}
+	// A service without a package is a gRPC method on a gRPC server, and a
+	// two-segment path elsewhere.
+	got = Infer([]Sample{{Method: "POST", Path: "/Greeter/SayHello", Requests: 1}}, DefaultOptions(), true)
+	if len(got) != 1 || got[0].GRPCService != "Greeter" || got[0].GRPCMethod != "SayHello" {
+		t.Errorf("package-less gRPC method: templates = %+v", got)
+	}
+	got = Infer([]Sample{{Method: "POST", Path: "/Greeter/SayHello", Requests: 1}}, DefaultOptions(), false)
+	if len(got) != 1 || got[0].GRPCService != "" {
+		t.Errorf("on an HTTP server: templates = %+v", got)
+	}
 }
 
 func TestProbesStayExactAndMergeWithClients(t *testing.T) {
