@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"maps"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -59,6 +60,9 @@ type builder struct {
 	// sampled says some window is a sample (tap).
 	sampled  bool
 	coverage []PortCoverage
+	// unselected are, per namespace, the servers with observed traffic
+	// that no Server can select: default deny there would cut them off.
+	unselected map[string][]recording.PeerID
 }
 
 // Synthesize turns rec into policy at opts.Level.
@@ -68,7 +72,13 @@ func Synthesize(rec *recording.Recording, opts Options) (*Result, error) {
 		return nil, err
 	}
 	ports, warnings, refused := collect(rec, &opts)
-	b := &builder{opts: &opts, names: newNamer(), rec: rec, units: map[recording.PeerID]*Unit{}, warned: warnings}
+	b := &builder{opts: &opts, names: newNamer(), rec: rec, units: map[recording.PeerID]*Unit{}, warned: warnings,
+		unselected: map[string][]recording.PeerID{}}
+	for _, w := range rec.Workloads {
+		if refused.servers[w.ID] {
+			b.unselected[w.Namespace] = append(b.unselected[w.Namespace], w.ID)
+		}
+	}
 	for _, w := range rec.Windows {
 		b.sampled = b.sampled || w.Sampling.Sampled
 	}
@@ -83,7 +93,7 @@ func Synthesize(rec *recording.Recording, opts Options) (*Result, error) {
 	if opts.ServiceProfiles {
 		b.serviceProfiles(ports)
 	}
-	res := &Result{Warnings: b.warned, Coverage: b.coverage}
+	res := &Result{Coverage: b.coverage}
 	namespaces := map[string]bool{}
 	for _, u := range b.units {
 		u.Set.Normalize()
@@ -94,11 +104,15 @@ func Synthesize(rec *recording.Recording, opts Options) (*Result, error) {
 		return cmp.Or(strings.Compare(a.Namespace, b.Namespace), strings.Compare(a.Workload, b.Workload))
 	})
 	if opts.DefaultDeny {
-		for ns := range namespaces {
+		for _, ns := range slices.Sorted(maps.Keys(namespaces)) {
+			if cut := b.unselected[ns]; len(cut) > 0 {
+				b.warn("namespace %s is left without default deny: %s had observed traffic that no Server can select, and default deny would cut it off", ns, joinIDs(cut))
+				continue
+			}
 			res.DefaultDeny = append(res.DefaultDeny, ns)
 		}
-		slices.Sort(res.DefaultDeny)
 	}
+	res.Warnings = b.warned
 	var all policy.Set
 	for i := range res.Units {
 		all.Add(&res.Units[i].Set)
@@ -166,12 +180,24 @@ func (b *builder) observed(sp *serverPort) string {
 	return strings.Join(sources, ",")
 }
 
+// joinIDs lists peer IDs for a message.
+func joinIDs(ids []recording.PeerID) string {
+	s := make([]string, len(ids))
+	for i, id := range ids {
+		s[i] = string(id)
+	}
+	return strings.Join(s, ", ")
+}
+
 // serverPort emits the Server for one observed port and its
 // authorizations at the chosen level.
 func (b *builder) serverPort(sp *serverPort) {
 	w := &sp.Workload
 	if len(w.Labels) == 0 {
 		b.warn("%s port %d: no pod labels known, so no Server can select it; record with cluster access or --cluster-file", sp.Server, sp.Port)
+		if !slices.Contains(b.unselected[w.Namespace], w.ID) {
+			b.unselected[w.Namespace] = append(b.unselected[w.Namespace], w.ID)
+		}
 		return
 	}
 	if sp.OutboundOnly {

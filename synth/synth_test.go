@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -441,5 +442,34 @@ func TestPackagelessGRPCMethodsGetRoutes(t *testing.T) {
 	WriteStream(&out, res)
 	if !strings.Contains(out.String(), "kind: GRPCRoute") || !strings.Contains(out.String(), "service: Greeter") || !strings.Contains(out.String(), "method: SayHello") {
 		t.Errorf("want a GRPCRoute for Greeter/SayHello; warnings %q:\n%s", res.Warnings, out.String())
+	}
+}
+
+// TestDefaultDenySparesNamespacesWithUnselectedServers: default deny on a
+// namespace where a server with observed traffic gets no Server would cut
+// that server off.
+func TestDefaultDenySparesNamespacesWithUnselectedServers(t *testing.T) {
+	rec := recording.New()
+	rec.Windows = []recording.Window{{Source: "file:x"}}
+	rec.Workloads = []recording.Workload{
+		{ID: "shop/web", Namespace: "shop", Kind: "Deployment", Name: "web", ServiceAccount: "web", Meshed: true, Labels: map[string]string{"app": "web"}},
+		{ID: "shop/legacy", Namespace: "shop", Kind: "Deployment", Name: "legacy", ServiceAccount: "legacy", Meshed: true},
+		{ID: "pay/api", Namespace: "pay", Kind: "Deployment", Name: "api", ServiceAccount: "api", Meshed: true, Labels: map[string]string{"app": "api"}},
+	}
+	for _, server := range []recording.PeerID{"shop/web", "shop/legacy", "pay/api"} {
+		rec.Edges = append(rec.Edges, recording.Edge{Client: "shop/web", Server: server, Port: 8080, Protocol: recording.ProtocolHTTP,
+			Requests: 2, TLS: map[string]int64{"true": 2}})
+	}
+	opts := options(LevelServiceAccount)
+	opts.DefaultDeny = true
+	res, err := Synthesize(rec, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(res.DefaultDeny, []string{"pay"}) {
+		t.Errorf("default deny for %q, want only pay", res.DefaultDeny)
+	}
+	if w := strings.Join(res.Warnings, "\n"); !strings.Contains(w, "namespace shop is left without default deny: shop/legacy had observed traffic") {
+		t.Errorf("warnings:\n%s", w)
 	}
 }
