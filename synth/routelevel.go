@@ -192,7 +192,7 @@ func (b *builder) inferRoutes(sp *serverPort) []*matcher {
 		switch {
 		case sp.GRPC && t.GRPCService == "":
 			m.unwritable = "is not a gRPC method a GRPCRoute can name (/package.Service/Method)"
-		case !sp.GRPC && len(policy.CheckPathMatch(m.path, true)) > 0:
+		case !sp.GRPC && len(m.path.Value) > policy.MaxPathLength:
 			m.unwritable = fmt.Sprintf("is %d characters long, more than a route match can hold", len(m.path.Value))
 		}
 		out = append(out, m)
@@ -258,7 +258,9 @@ func (b *builder) routeObject(u *Unit, sp *serverPort, srv *policy.Server, g *ro
 		r.Spec.ParentRefs = []policy.ParentReference{parent}
 		for _, t := range templates {
 			r.Spec.Rules = append(r.Spec.Rules, policy.HTTPRouteRule{Matches: []policy.HTTPRouteMatch{{
-				Path:   &t.path,
+				// A copy: a pointer into the matcher would keep its
+				// compiled expression alive as long as the policy.
+				Path:   new(t.path),
 				Method: t.Method,
 			}}})
 		}

@@ -28,10 +28,13 @@ func (e *FieldError) Error() string {
 	return fmt.Sprintf("%s: %s: %s", e.Object, e.Field, e.Detail)
 }
 
+// MaxPathLength is the longest path match value the HTTPRoute schemas
+// allow.
+const MaxPathLength = 1024
+
 // Limits of the CRD schemas.
 const (
 	maxRules      = 16
-	maxPathLength = 1024
 	maxMatches    = 8
 	maxHeaders    = 16
 	maxParentRefs = 32
@@ -534,8 +537,8 @@ func CheckPathMatch(m HTTPPathMatch, gateway bool) []*FieldError {
 	if value == "" {
 		value = "/"
 	}
-	if len(value) > maxPathLength {
-		add("value", "longer than %d characters", maxPathLength)
+	if len(value) > MaxPathLength {
+		add("value", "longer than %d characters", MaxPathLength)
 	}
 	switch m.Type {
 	case "", MatchPathPrefix, MatchExact:
