@@ -74,6 +74,7 @@ func collect(rec *recording.Recording, opts *Options) ([]*serverPort, []string, 
 	}
 	var warnings []string
 	refused := newRefusals()
+	plain := map[recording.PeerID]string{} // server workloads checked: why not, or ""
 	ports := map[portKey]*serverPort{}
 	for i := range rec.Edges {
 		e := &rec.Edges[i]
@@ -81,11 +82,16 @@ func collect(rec *recording.Recording, opts *Options) ([]*serverPort, []string, 
 		if !ok || !opts.selects(w.Namespace) {
 			continue
 		}
-		if why := plainWorkload(&w); why != "" {
-			if !refused.servers[w.ID] {
+		why, checked := plain[w.ID]
+		if !checked {
+			why = plainWorkload(&w)
+			plain[w.ID] = why
+			if why != "" {
 				warnings = append(warnings, fmt.Sprintf("%s: %s, so no policy is written for it", w.ID, why))
+				refused.servers[w.ID] = true
 			}
-			refused.servers[w.ID] = true
+		}
+		if why != "" {
 			continue
 		}
 		if !w.Meshed {
