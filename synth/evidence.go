@@ -120,12 +120,11 @@ func collect(rec *recording.Recording, opts *Options) ([]*serverPort, []string, 
 		}
 		c := &caller{Peer: e.Client, Requests: max(e.Requests, e.Denied)}
 		for _, r := range e.Routes {
-			switch {
-			case !routes.Expressible(r.Path):
+			if !routes.Expressible(r.Path) {
 				warnings = append(warnings, fmt.Sprintf("%s -> %s port %d: path %q is not UTF-8, so no route can match it (%d requests)", e.Client, e.Server, e.Port, r.Path, r.Requests))
-			default:
-				c.Routes = append(c.Routes, r)
+				continue
 			}
+			c.Routes = append(c.Routes, r)
 		}
 		if e.TLS["true"] > 0 {
 			c.Mesh = identityOf(e.Client, workloads)
