@@ -30,7 +30,7 @@ bench:
 # and run as regression tests by make test).
 FUZZTIME ?= 30s
 FUZZ := ./observe/tapstream:FuzzRawDecoder ./observe/tapstream:FuzzJSONDecoder \
-	./observe/tapstream:FuzzTextDecoder ./observe/recording:FuzzDecode ./observe/prom:FuzzDecodeAnswer \
+	./observe/tapstream:FuzzTextDecoder ./observe/recording:FuzzDecode ./observe/recording:FuzzParseIdentity ./observe/prom:FuzzDecodeAnswer \
 	./synth/policy:FuzzRead ./synth/routes:FuzzInfer
 fuzz:
 	@for t in $(FUZZ); do \

@@ -45,7 +45,7 @@ func (o *observeOptions) addFlags(fs *pflag.FlagSet) {
 	fs.StringArrayVar(&o.fromFiles, "from-file", nil, "saved tap output to record (raw stream, the JSON or the text output of linkerd viz tap; gzip is read transparently; - is stdin); repeatable")
 	fs.StringVar(&o.format, "format", "", "force the input format (raw, json, text) instead of detecting it")
 	fs.StringVar(&o.clusterFile, "cluster-file", "", "cluster objects as YAML (kubectl get -o yaml output or manifests) to name addresses and enrich workloads")
-	fs.StringVar(&o.trustDomain, "trust-domain", cluster.DefaultTrustDomain, "mesh trust domain, for identities derived from --cluster-file")
+	fs.StringVar(&o.trustDomain, "trust-domain", recording.DefaultTrustDomain, "mesh trust domain, for identities derived from --cluster-file")
 	fs.StringVarP(&o.output, "output", "o", "-", "recording to write (.json for JSON, YAML otherwise; - for stdout); written atomically")
 	fs.BoolVar(&o.keepGoing, "keep-going", false, "on bad input, keep what was recorded up to the error, note it in the window and go on with the next file (the exit code is still 3)")
 	fs.StringVar(&o.start, "window-start", "", "when the saved output was taken (RFC 3339), recorded as the window's start")

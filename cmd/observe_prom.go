@@ -178,10 +178,10 @@ func (o *observeOptions) promClusterObjects(ctx context.Context, s Streams, rec 
 			add(w.Namespace)
 		}
 		for _, p := range rec.Peers {
-			// identity:<sa>.<ns>.serviceaccount.identity.<cp>.<td>
-			if head, _, ok := strings.Cut(strings.TrimPrefix(string(p.ID), "identity:"), ".serviceaccount.identity."); ok && p.Kind == recording.PeerIdentity {
-				_, ns, _ := strings.Cut(head, ".")
-				add(ns)
+			if ident, ok := p.ID.Identity(); ok && p.Kind == recording.PeerIdentity {
+				if id, ok := recording.ParseIdentity(ident); ok {
+					add(id.Namespace)
+				}
 			}
 		}
 		if len(namespaces) == 0 {

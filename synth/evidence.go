@@ -177,13 +177,10 @@ func collect(rec *recording.Recording, opts *Options) ([]*serverPort, []string, 
 // identityOf returns the mesh identity of a client workload, or of a
 // client that metrics know only by identity ("identity:<id>").
 func identityOf(id recording.PeerID, workloads map[recording.PeerID]recording.Workload) *meshIdentity {
-	if ident, ok := strings.CutPrefix(string(id), "identity:"); ok {
+	if ident, ok := id.Identity(); ok {
 		m := &meshIdentity{Identity: ident}
-		// <sa>.<ns>.serviceaccount.identity.<cp>.<td>
-		if head, _, ok := strings.Cut(ident, ".serviceaccount.identity."); ok {
-			if sa, ns, ok := strings.Cut(head, "."); ok {
-				m.ServiceAccount, m.Namespace = sa, ns
-			}
+		if sa, ok := recording.ParseIdentity(ident); ok {
+			m.ServiceAccount, m.Namespace = sa.ServiceAccount, sa.Namespace
 		}
 		return m
 	}

@@ -37,7 +37,7 @@ func plainIdentity(m *meshIdentity) string {
 	if m.ServiceAccount != "" && len(validation.IsDNS1123Subdomain(m.ServiceAccount)) > 0 {
 		return fmt.Sprintf("service account %q is not a service account name", m.ServiceAccount)
 	}
-	if m.Identity != "" && m.ServiceAccount != "" && !strings.HasPrefix(m.Identity, m.ServiceAccount+"."+m.Namespace+".serviceaccount.identity.") {
+	if sa, ok := recording.ParseIdentity(m.Identity); m.Identity != "" && m.ServiceAccount != "" && (!ok || sa.ServiceAccount != m.ServiceAccount || sa.Namespace != m.Namespace) {
 		return fmt.Sprintf("identity %q is not that of service account %s/%s", m.Identity, m.Namespace, m.ServiceAccount)
 	}
 	return ""

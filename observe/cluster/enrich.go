@@ -1,8 +1,6 @@
 package cluster
 
 import (
-	"strings"
-
 	"github.com/cinchmesh/cinch/observe/recording"
 )
 
@@ -27,7 +25,7 @@ func (inv *Inventory) Enrich(rec *recording.Recording, limits recording.Limits) 
 	}
 	renamed := map[recording.PeerID]recording.PeerID{}
 	for _, p := range rec.Peers {
-		ident, ok := strings.CutPrefix(string(p.ID), "identity:")
+		ident, ok := p.ID.Identity()
 		if w, found := byIdentity[ident]; ok && found && !shared[ident] {
 			renamed[p.ID] = w
 		}

@@ -18,7 +18,6 @@ import (
 const (
 	LabelControlPlaneNS         = "linkerd.io/control-plane-ns"
 	AnnotationDefaultInbound    = "config.linkerd.io/default-inbound-policy"
-	DefaultTrustDomain          = "cluster.local"
 	proxyContainerName          = "linkerd-proxy"
 	labelPodTemplateHash        = "pod-template-hash"
 	labelControllerRevisionHash = "controller-revision-hash"
@@ -49,7 +48,7 @@ type Inventory struct {
 
 // NewInventory indexes objs.
 func NewInventory(objs *Objects, opts Options) *Inventory {
-	opts.TrustDomain = cmp.Or(opts.TrustDomain, DefaultTrustDomain)
+	opts.TrustDomain = cmp.Or(opts.TrustDomain, recording.DefaultTrustDomain)
 	inv := &Inventory{
 		opts:      opts,
 		pods:      map[netip.Addr]Pod{},
@@ -93,7 +92,7 @@ func NewInventory(objs *Objects, opts Options) *Inventory {
 		}
 		if cpNS := pod.Labels[LabelControlPlaneNS]; cpNS != "" && hasProxy(pod) {
 			w.Meshed = true
-			w.Identity = Identity(w.ServiceAccount, w.Namespace, cpNS, opts.TrustDomain)
+			w.Identity = recording.ServiceAccountIdentity(w.ServiceAccount, w.Namespace, cpNS, opts.TrustDomain).String()
 		}
 		inv.workloads[id] = w
 	}
@@ -109,11 +108,6 @@ func NewInventory(objs *Objects, opts Options) *Inventory {
 		}
 	}
 	return inv
-}
-
-// Identity is the mesh identity of a service account (LINKERD-FACTS §3.5).
-func Identity(serviceAccount, namespace, controlPlaneNS, trustDomain string) string {
-	return serviceAccount + "." + namespace + ".serviceaccount.identity." + controlPlaneNS + "." + trustDomain
 }
 
 // Pod returns the pod with address ip.

@@ -410,7 +410,7 @@ func (b *builder) client(id string) recording.PeerID {
 		b.peers[Unmeshed] = recording.Peer{ID: Unmeshed, Kind: recording.PeerExternal}
 		return Unmeshed
 	}
-	p := recording.PeerID("identity:" + id)
+	p := recording.IdentityPeer(id)
 	b.peers[p] = recording.Peer{ID: p, Kind: recording.PeerIdentity}
 	return p
 }

@@ -20,7 +20,6 @@ import (
 	"cmp"
 	"fmt"
 	"slices"
-	"strings"
 
 	"github.com/cinchmesh/cinch/observe/recording"
 	"github.com/cinchmesh/cinch/synth/eval"
@@ -226,29 +225,18 @@ func ServerNamespaces(rec *recording.Recording) []string {
 // that ServiceAccount refs evaluate to the identities the clients had.
 func meshNaming(rec *recording.Recording) (cp, td string) {
 	for _, w := range rec.Workloads {
-		if _, rest, ok := strings.Cut(w.Identity, identityMarker); ok {
-			if cp, td, ok := strings.Cut(rest, "."); ok {
-				return cp, td
-			}
+		if id, ok := recording.ParseIdentity(w.Identity); ok {
+			return id.ControlPlane, id.TrustDomain
 		}
 	}
 	return "", ""
 }
 
-const identityMarker = ".serviceaccount.identity."
-
-// identity is the mesh identity of a service account.
-func identity(sa, ns string, o *eval.Options) string {
-	return sa + "." + ns + identityMarker + cmp.Or(o.ControlPlaneNamespace, "linkerd") + "." + cmp.Or(o.TrustDomain, "cluster.local")
-}
-
 // shortIdentity writes a service account identity as "namespace/name",
 // any other identity as it is.
 func shortIdentity(id string) string {
-	if head, _, ok := strings.Cut(id, identityMarker); ok {
-		if sa, ns, ok := strings.Cut(head, "."); ok {
-			return ns + "/" + sa
-		}
+	if sa, ok := recording.ParseIdentity(id); ok {
+		return sa.Namespace + "/" + sa.ServiceAccount
 	}
 	return id
 }

@@ -216,7 +216,7 @@ func (r *run) identityOf(id recording.PeerID) string {
 		return w.Identity
 	}
 	if w.ServiceAccount != "" {
-		return identity(w.ServiceAccount, w.Namespace, &r.opts.Eval)
+		return recording.ServiceAccountIdentity(w.ServiceAccount, w.Namespace, r.opts.Eval.ControlPlaneNamespace, r.opts.Eval.TrustDomain).String()
 	}
 	return ""
 }

@@ -301,7 +301,7 @@ func defaultGrant(k usageKey, u *usage, hit map[nsName]bool) *check {
 func (c *check) identities(patterns []string) {
 	exact := map[string]bool{}
 	for _, p := range patterns {
-		if !strings.HasPrefix(p, "*") {
+		if _, wild := recording.IdentityWildcard(p); !wild {
 			exact[p] = false
 		}
 	}
@@ -312,7 +312,7 @@ func (c *check) identities(patterns []string) {
 			continue
 		}
 		for _, pat := range patterns {
-			if strings.HasPrefix(pat, "*") && !strings.HasPrefix(p.identity, "spiffe://") && strings.HasSuffix(p.identity, pat[1:]) {
+			if _, wild := recording.IdentityWildcard(pat); wild && recording.MatchIdentity(pat, p.identity) {
 				users[pat] = append(users[pat], shortIdentity(p.identity))
 				break
 			}
@@ -330,7 +330,7 @@ func (c *check) identities(patterns []string) {
 		c.beyond(OpensUnused, "%s never used: %s", counted("identity", len(unused)), joined(unused))
 	}
 	for _, pat := range patterns {
-		if !strings.HasPrefix(pat, "*") {
+		if _, wild := recording.IdentityWildcard(pat); !wild {
 			continue
 		}
 		c.clients++
@@ -349,8 +349,8 @@ func (c *check) identities(patterns []string) {
 // namespaceOf returns the namespace of a "*.<ns>.serviceaccount.identity.
 // ..." pattern.
 func namespaceOf(pattern string) (string, bool) {
-	ns, _, ok := strings.Cut(strings.TrimPrefix(pattern, "*."), identityMarker)
-	return ns, ok && ns != "" && !strings.Contains(ns, ".")
+	id, ok := recording.ParseIdentity(pattern)
+	return id.Namespace, ok && id.ServiceAccount == "*"
 }
 
 // networks assesses the networks of an authorization without identities:

@@ -2,8 +2,8 @@ package eval
 
 import (
 	"net/netip"
-	"strings"
 
+	"github.com/cinchmesh/cinch/observe/recording"
 	"github.com/cinchmesh/cinch/synth/policy"
 )
 
@@ -13,7 +13,7 @@ type authentication uint8
 const (
 	authnNone     authentication = iota // any client, TLS or not
 	authnTLS                            // any TLS client, with or without identity
-	authnIdentity                       // an mTLS identity that ids or suffixes admit
+	authnIdentity                       // an mTLS identity that ids admit
 )
 
 // network is a CIDR minus exceptions.
@@ -55,18 +55,18 @@ func networksOf(prefixes []netip.Prefix) []network {
 	return out
 }
 
-// identities is a MeshTLS identity match: exact names and suffixes (".x.y"
-// for "*.x.y", "" for "*").
+// identities is a MeshTLS identity match: exact names and wildcard
+// patterns ("*", "*.x.y"), matched as recording.MatchIdentity says.
 type identities struct {
-	exact    map[string]bool
-	suffixes []string
+	exact     map[string]bool
+	wildcards []string
 }
 
 // add parses one identity as Linkerd does: "*" matches every identity,
 // "*.rest" every identity ending in ".rest", anything else itself.
 func (m *identities) add(id string) {
-	if id == "*" || strings.HasPrefix(id, "*.") {
-		m.suffixes = append(m.suffixes, id[1:])
+	if _, wild := recording.IdentityWildcard(id); wild {
+		m.wildcards = append(m.wildcards, id)
 		return
 	}
 	if m.exact == nil {
@@ -75,18 +75,16 @@ func (m *identities) add(id string) {
 	m.exact[id] = true
 }
 
-func (m *identities) empty() bool { return len(m.exact) == 0 && len(m.suffixes) == 0 }
+func (m *identities) empty() bool { return len(m.exact) == 0 && len(m.wildcards) == 0 }
 
 // patterns lists the match as identity strings (exact names and "*"
 // patterns), sorted.
 func (m *identities) patterns() []string {
-	out := make([]string, 0, len(m.exact)+len(m.suffixes))
+	out := make([]string, 0, len(m.exact)+len(m.wildcards))
 	for id := range m.exact {
 		out = append(out, id)
 	}
-	for _, s := range m.suffixes {
-		out = append(out, "*"+s)
-	}
+	out = append(out, m.wildcards...)
 	return sortedUnique(out)
 }
 
@@ -130,11 +128,11 @@ func defaultAuthorization(name string, opts *Options) *authorization {
 	case policy.AllUnauthenticated:
 		return newAuthorization(defaultRef(name), networksOf(allNetworks), authnNone, identities{}, opts)
 	case policy.AllAuthenticated:
-		return newAuthorization(defaultRef(name), networksOf(allNetworks), authnIdentity, identities{suffixes: []string{""}}, opts)
+		return newAuthorization(defaultRef(name), networksOf(allNetworks), authnIdentity, identities{wildcards: []string{"*"}}, opts)
 	case policy.ClusterUnauthenticated:
 		return newAuthorization(defaultRef(name), networksOf(opts.ClusterNetworks), authnNone, identities{}, opts)
 	case policy.ClusterAuthenticated:
-		return newAuthorization(defaultRef(name), networksOf(opts.ClusterNetworks), authnIdentity, identities{suffixes: []string{""}}, opts)
+		return newAuthorization(defaultRef(name), networksOf(opts.ClusterNetworks), authnIdentity, identities{wildcards: []string{"*"}}, opts)
 	case policy.Audit:
 		a := newAuthorization(defaultRef(name), networksOf(allNetworks), authnNone, identities{}, opts)
 		a.audit = true
@@ -177,11 +175,8 @@ func (a *authorization) admits(c *client) bool {
 	if a.ids.exact[c.identity] {
 		return true
 	}
-	if strings.HasPrefix(c.identity, "spiffe://") {
-		return false // the proxy matches URI identities exactly only
-	}
-	for _, s := range a.ids.suffixes {
-		if strings.HasSuffix(c.identity, s) {
+	for _, w := range a.ids.wildcards {
+		if recording.MatchIdentity(w, c.identity) {
 			return true
 		}
 	}

@@ -159,7 +159,7 @@ func (b *builder) meshTLSIdentities(m *policy.MeshTLSAuthentication) (*identitie
 		case isKind(r.Group, r.Kind, "", policy.KindServiceAccount) && r.Name != "":
 			ids.add(b.opts.identity(r.Name, cmp.Or(r.Namespace, m.Namespace)))
 		case isKind(r.Group, r.Kind, "", policy.KindNamespace) && r.Name != "":
-			ids.add("*." + r.Name + ".serviceaccount.identity." + b.opts.ControlPlaneNamespace + "." + b.opts.TrustDomain)
+			ids.add(b.opts.identity("*", r.Name))
 		default:
 			return nil, fmt.Errorf("identityRefs[%d]: unsupported reference to %s %q", i, r.Kind, r.Name)
 		}

@@ -66,14 +66,15 @@ func (o Options) withDefaults() (Options, error) {
 	if o.ProbeNetworks == nil {
 		o.ProbeNetworks = allNetworks
 	}
-	o.ControlPlaneNamespace = cmp.Or(o.ControlPlaneNamespace, "linkerd")
-	o.TrustDomain = cmp.Or(o.TrustDomain, "cluster.local")
+	o.ControlPlaneNamespace = cmp.Or(o.ControlPlaneNamespace, recording.DefaultControlPlaneNamespace)
+	o.TrustDomain = cmp.Or(o.TrustDomain, recording.DefaultTrustDomain)
 	return o, nil
 }
 
-// identity is the mesh identity of a service account (LINKERD-FACTS §3.5).
+// identity is the mesh identity of a service account ("*" for every
+// service account of the namespace).
 func (o Options) identity(serviceAccount, namespace string) string {
-	return serviceAccount + "." + namespace + ".serviceaccount.identity." + o.ControlPlaneNamespace + "." + o.TrustDomain
+	return recording.Identity{ServiceAccount: serviceAccount, Namespace: namespace, ControlPlane: o.ControlPlaneNamespace, TrustDomain: o.TrustDomain}.String()
 }
 
 // Cluster is the state policy is evaluated against.
