@@ -3,11 +3,13 @@ package tapapi
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"strings"
+	"unicode/utf8"
 
 	"google.golang.org/protobuf/encoding/protowire"
 
@@ -67,7 +69,7 @@ func (e *APIError) Temporary() bool {
 // Watch opens a tap stream for p. Events are decoded with in (nil: a
 // private interner).
 func (c *Client) Watch(ctx context.Context, p Params, in *event.Interner) (*Stream, error) {
-	target := p.Target.Kind + "/" + p.Target.Name
+	target := p.String()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimSuffix(c.Host, "/")+p.URL(), bytes.NewReader(p.Body()))
 	if err != nil {
 		return nil, err
@@ -77,11 +79,16 @@ func (c *Client) Watch(ctx context.Context, p Params, in *event.Interner) (*Stre
 	if err != nil {
 		return nil, fmt.Errorf("tap %s: %w", target, err)
 	}
-	if msg := resp.Header.Get("linkerd-error"); msg != "" {
+	if header := resp.Header.Get("linkerd-error"); header != "" {
+		// The tap service answers a request it cannot serve (no pod to
+		// tap, a body that does not match the URL) with HTTP 200, this
+		// header, and the reason as a protobuf ApiError framed like the
+		// events.
 		defer resp.Body.Close()
 		body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-		if m, ok := apiErrorMessage(body); ok {
-			msg = m
+		msg, ok := apiErrorMessage(body)
+		if !ok {
+			msg = header
 		}
 		return nil, &APIError{Target: target, Code: 0, Message: msg}
 	}
@@ -89,22 +96,44 @@ func (c *Client) Watch(ctx context.Context, p Params, in *event.Interner) (*Stre
 		defer resp.Body.Close()
 		body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 		e := &APIError{Target: target, Code: resp.StatusCode, Message: resp.Status}
+		// A Kubernetes Status from the API server, or the tap service's
+		// own {"error": ...} (a request it could not route or authorize).
 		var status struct {
 			Message string `json:"message"`
 			Reason  string `json:"reason"`
+			Error   string `json:"error"`
 		}
-		if json.Unmarshal(body, &status) == nil && status.Message != "" {
+		switch {
+		case json.Unmarshal(body, &status) != nil:
+			if s := strings.TrimSpace(string(body)); s != "" {
+				e.Message = resp.Status + ": " + s
+			}
+		case status.Message != "":
 			e.Message, e.Reason = status.Message, status.Reason
-		} else if s := strings.TrimSpace(string(body)); s != "" {
-			e.Message = resp.Status + ": " + s
+		case status.Error != "":
+			e.Message = status.Error
 		}
 		return nil, e
 	}
 	return &Stream{Decoder: tapstream.NewRawDecoder(resp.Body, in), body: resp.Body}, nil
 }
 
-// apiErrorMessage decodes the tap service's protobuf ApiError{error = 1}.
+// apiErrorMessage decodes the tap service's ApiError{error = 1}: framed
+// with a 4-byte little-endian length as the events are, or, as older
+// servers and proxies in between may send it, unframed. The reason is
+// trimmed of the newline the tap service ends it with.
 func apiErrorMessage(b []byte) (string, bool) {
+	if len(b) >= 4 && int(binary.LittleEndian.Uint32(b)) == len(b)-4 {
+		if msg, ok := apiErrorField(b[4:]); ok {
+			return msg, true
+		}
+	}
+	return apiErrorField(b)
+}
+
+// apiErrorField reads the error field of an unframed ApiError; a message
+// without it, or one that does not parse, is not an ApiError.
+func apiErrorField(b []byte) (string, bool) {
 	for len(b) > 0 {
 		num, typ, n := protowire.ConsumeTag(b)
 		if n < 0 {
@@ -113,10 +142,10 @@ func apiErrorMessage(b []byte) (string, bool) {
 		b = b[n:]
 		if num == 1 && typ == protowire.BytesType {
 			v, n := protowire.ConsumeBytes(b)
-			if n < 0 {
+			if n < 0 || !utf8.Valid(v) {
 				return "", false
 			}
-			return string(v), true
+			return strings.TrimRight(string(v), "\n"), true
 		}
 		n = protowire.ConsumeFieldValue(num, typ, b)
 		if n < 0 {

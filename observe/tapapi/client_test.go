@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"encoding/binary"
 	"errors"
 	"io"
 	"net/http"
@@ -89,17 +90,35 @@ func TestWatchMidStreamBreak(t *testing.T) {
 }
 
 func TestWatchErrorShapes(t *testing.T) {
-	apiError := protowire.AppendString(protowire.AppendTag(nil, 1, protowire.BytesType), "no pods to tap for deployment/web")
+	reason := "no pods to tap for type=\"deployment\" name=\"web\"\n1 pods found with tap not enabled:\n\t* web-5d8f-x1\nrestart these pods to enable tap and make them valid tap targets\n"
+	apiError := protowire.AppendString(protowire.AppendTag(nil, 1, protowire.BytesType), reason)
+	// As the tap service writes it: a 4-byte little-endian length, then
+	// the message, as for events.
+	framed := binary.LittleEndian.AppendUint32(nil, uint32(len(apiError)))
+	framed = append(framed, apiError...)
 	for _, tc := range []struct {
 		name    string
 		handler http.HandlerFunc
 		code    int
 		want    []string
 	}{
-		{"linkerd-error", func(w http.ResponseWriter, r *http.Request) {
-			w.Header().Set("linkerd-error", "error")
+		{"linkerd-error framed", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("linkerd-error", "Internal Server Error")
+			w.Header().Set("Content-Type", "application/octet-stream")
+			w.Write(framed)
+		}, 0, []string{"tap deployment/web in namespace shop: no pods to tap", "web-5d8f-x1", "restart these pods"}},
+		{"linkerd-error unframed", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("linkerd-error", "Internal Server Error")
 			w.Write(apiError)
-		}, 0, []string{"tap deployment/web", "no pods to tap"}},
+		}, 0, []string{"no pods to tap", "restart these pods"}},
+		{"linkerd-error without a body", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("linkerd-error", "Bad Request")
+		}, 0, []string{"tap deployment/web in namespace shop: Bad Request"}},
+		{"tap service json", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusForbidden)
+			w.Write([]byte(`{"error":"tap authorization failed (not authorized to access deployments.tap.linkerd.io), visit https://linkerd.io/tap-rbac for more information"}`))
+		}, 403, []string{"tap authorization failed", "docs/rbac.md"}},
 		{"rbac", func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Type", "application/json")
 			w.WriteHeader(http.StatusForbidden)
@@ -122,6 +141,9 @@ func TestWatchErrorShapes(t *testing.T) {
 			var ae *APIError
 			if !errors.As(err, &ae) || ae.Code != tc.code {
 				t.Fatalf("err = %v, want an APIError with code %d", err, tc.code)
+			}
+			if strings.HasSuffix(err.Error(), "\n") || strings.Contains(err.Error(), "\x00") {
+				t.Errorf("error %q ends in a newline or carries framing bytes", err)
 			}
 			for _, w := range tc.want {
 				if !strings.Contains(err.Error(), w) {

@@ -75,6 +75,23 @@ type Params struct {
 	LabelSelector string
 }
 
+// String names the target for messages: "namespace/shop",
+// "deployment/web in namespace shop", or for a bare kind "deployments in
+// namespace shop" (with " matching -l SELECTOR" when one is given).
+func (p Params) String() string {
+	switch {
+	case p.Target.Kind == "namespace":
+		return "namespace/" + p.Target.Name
+	case p.Target.Name != "":
+		return p.Target.Kind + "/" + p.Target.Name + " in namespace " + p.Namespace
+	}
+	s := kinds[p.Target.Kind].plural + " in namespace " + p.Namespace
+	if p.LabelSelector != "" {
+		s += " matching -l " + p.LabelSelector
+	}
+	return s
+}
+
 // URL returns the path of the watch endpoint on the Kubernetes API server.
 func (p Params) URL() string {
 	if p.Target.Kind == "namespace" {

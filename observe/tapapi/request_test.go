@@ -79,3 +79,19 @@ func TestParseTarget(t *testing.T) {
 		}
 	}
 }
+
+func TestParamsString(t *testing.T) {
+	for _, tc := range []struct {
+		p    Params
+		want string
+	}{
+		{Params{Target: Target{Kind: "namespace", Name: "shop"}, Namespace: "other"}, "namespace/shop"},
+		{Params{Target: Target{Kind: "deployment", Name: "web"}, Namespace: "shop", LabelSelector: "app=x"}, "deployment/web in namespace shop"},
+		{Params{Target: Target{Kind: "statefulset"}, Namespace: "shop"}, "statefulsets in namespace shop"},
+		{Params{Target: Target{Kind: "deployment"}, Namespace: "shop", LabelSelector: "tier=backend"}, "deployments in namespace shop matching -l tier=backend"},
+	} {
+		if got := tc.p.String(); got != tc.want {
+			t.Errorf("%+v: String() = %q, want %q", tc.p, got, tc.want)
+		}
+	}
+}
