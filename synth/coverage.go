@@ -28,22 +28,19 @@ type PortCoverage struct {
 // not seen yet.
 func (c PortCoverage) Unseen() float64 { return 1 - c.Coverage }
 
-// coverageOf estimates a port's coverage from its route templates. A port
-// known only from metrics (no paths) has no estimate: coverage 0.
-func coverageOf(sp *serverPort, opts routes.Options, sampled bool) PortCoverage {
-	var samples []routes.Sample
-	for _, c := range sp.Callers {
-		for _, r := range c.Routes {
-			if !r.Probe {
-				samples = append(samples, routes.Sample{Method: r.Method, Path: r.Path, Requests: r.Requests, Template: r.Template})
-			}
-		}
-	}
+// coverageOf estimates a port's coverage from its route templates,
+// counting the requests that were not kubelet probes. A port known only
+// from metrics (no paths) has no estimate: coverage 0.
+func coverageOf(sp *serverPort, templates []routes.Template, sampled bool) PortCoverage {
 	pc := PortCoverage{Server: sp.Server, Port: sp.Port, Sampled: sampled}
-	for _, t := range routes.Infer(samples, opts, sp.GRPC) {
+	for _, t := range templates {
+		n := t.Requests - t.ProbeRequests
+		if n <= 0 {
+			continue
+		}
 		pc.Routes++
-		pc.Requests += t.Requests
-		if t.Requests == 1 {
+		pc.Requests += n
+		if n == 1 {
 			pc.Singletons++
 		}
 	}

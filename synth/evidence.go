@@ -59,11 +59,26 @@ type meshIdentity struct {
 	Identity string
 }
 
+// evidence is what a recording says for a synthesis: the inbound traffic
+// per server port, what was refused and why, and what the later stages
+// need of the rest of the recording.
+type evidence struct {
+	rec   *recording.Recording
+	ports []*serverPort // sorted by server and port
+	// warnings say what was skipped or refused, and why.
+	warnings []string
+	// refused is what the self-check must not expect admitted.
+	refused *refusals
+	// nodes are the node addresses seen (probe sources at route level);
+	// sampled says some window is a sample (tap).
+	nodes   []string
+	sampled bool
+}
+
 // collect gathers the recording's inbound evidence per server port. Edges
 // to servers that are not meshed workloads (external addresses, nodes,
-// unmeshed pods) are skipped: Linkerd has no policy to give them. It also
-// returns what it refused, which the self-check must not expect admitted.
-func collect(rec *recording.Recording, opts *Options) ([]*serverPort, []string, *refusals) {
+// unmeshed pods) are skipped: Linkerd has no policy to give them.
+func collect(rec *recording.Recording, opts *Options) *evidence {
 	workloads := map[recording.PeerID]recording.Workload{}
 	for _, w := range rec.Workloads {
 		workloads[w.ID] = w
@@ -171,7 +186,16 @@ func collect(rec *recording.Recording, opts *Options) ([]*serverPort, []string, 
 			})
 		}
 	}
-	return out, warnings, refused
+	ev := &evidence{rec: rec, ports: out, warnings: warnings, refused: refused}
+	for _, w := range rec.Windows {
+		ev.sampled = ev.sampled || w.Sampling.Sampled
+	}
+	for _, p := range rec.Peers {
+		if p.Kind == recording.PeerNode {
+			ev.nodes = append(ev.nodes, p.IPs...)
+		}
+	}
+	return ev
 }
 
 // identityOf returns the mesh identity of a client workload, or of a

@@ -473,3 +473,36 @@ func TestDefaultDenySparesNamespacesWithUnselectedServers(t *testing.T) {
 		t.Errorf("warnings:\n%s", w)
 	}
 }
+
+// TestCoverageLeavesOutProbes: the coverage estimate comes from the same
+// route templates as the route level, and counts only requests that were
+// not kubelet probes, also on a probe path a client calls too.
+func TestCoverageLeavesOutProbes(t *testing.T) {
+	rec := recording.New()
+	rec.Windows = []recording.Window{{Source: "file:t", Sampling: recording.Sampling{Sampled: true}}}
+	rec.Workloads = []recording.Workload{
+		{ID: "shop/web", Namespace: "shop", Kind: "Deployment", Name: "web", ServiceAccount: "web", Meshed: true,
+			Identity: "web.shop.serviceaccount.identity.linkerd.cluster.local", Labels: map[string]string{"app": "web"}},
+		{ID: "shop/api", Namespace: "shop", Kind: "Deployment", Name: "api", ServiceAccount: "api", Meshed: true,
+			Identity: "api.shop.serviceaccount.identity.linkerd.cluster.local", Labels: map[string]string{"app": "api"},
+			Probes: []recording.Probe{{Kind: "readiness", Port: 8080, Path: "/ready"}, {Kind: "liveness", Port: 8080, Path: "/live"}}},
+	}
+	rec.Peers = []recording.Peer{{ID: "node:n1", Kind: recording.PeerNode, IPs: []string{"10.0.0.1"}}}
+	rec.Edges = []recording.Edge{
+		{Client: "shop/web", Server: "shop/api", Port: 8080, Protocol: recording.ProtocolHTTP, Requests: 101, TLS: map[string]int64{"true": 101},
+			Routes: []recording.Route{{Method: "GET", Path: "/books", Requests: 100}, {Method: "GET", Path: "/ready", Requests: 1}}},
+		{Client: "node:n1", Server: "shop/api", Port: 8080, Protocol: recording.ProtocolHTTP, Requests: 50, TLS: map[string]int64{"no_tls_from_remote": 50},
+			SourceIPs: []recording.SourceIP{{IP: "10.0.0.1", Requests: 50}}, Routes: []recording.Route{{Method: "GET", Path: "/ready", Requests: 50, Probe: true}}},
+	}
+	rec.Normalize()
+	for _, level := range Levels {
+		res, err := Synthesize(rec, options(level))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []PortCoverage{{Server: "shop/api", Port: 8080, Requests: 101, Routes: 2, Singletons: 1, Coverage: 1 - 1.0/101, Sampled: true}}
+		if !slices.Equal(res.Coverage, want) {
+			t.Errorf("%s: coverage %+v, want %+v", level, res.Coverage, want)
+		}
+	}
+}

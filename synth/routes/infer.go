@@ -31,6 +31,9 @@ type Sample struct {
 	Requests int64
 	// Probe marks kubelet probes: their paths are kept exact.
 	Probe bool
+	// ProbeRequests are the requests of Requests that were kubelet probes
+	// (a sample may merge a probe path with other clients' calls of it).
+	ProbeRequests int64
 	// Template says Path is a template (Template.Redacted of an earlier
 	// inference, as a redacted recording stores it), not a raw path.
 	Template bool
@@ -53,10 +56,12 @@ type Template struct {
 	Name string
 	// GRPCService and GRPCMethod are set for gRPC methods.
 	GRPCService, GRPCMethod string
-	// Requests and Samples count what the template covers.
-	Requests int64
-	Samples  int
-	Probe    bool
+	// Requests and Samples count what the template covers, ProbeRequests
+	// the requests of Requests that were kubelet probes.
+	Requests      int64
+	ProbeRequests int64
+	Samples       int
+	Probe         bool
 }
 
 // Options are the inference thresholds.
@@ -168,8 +173,8 @@ type child struct {
 }
 
 type leaf struct {
-	requests int64
-	samples  int
+	requests, probeRequests int64
+	samples                 int
 }
 
 // child returns the node under n for seg, adding it when new.
@@ -229,6 +234,7 @@ func Infer(samples []Sample, opts Options, grpc bool) []Template {
 				exact[k] = t
 			}
 			t.Requests += s.Requests
+			t.ProbeRequests += s.ProbeRequests
 			t.Samples++
 			t.Probe = t.Probe || s.Probe
 			continue
@@ -249,6 +255,7 @@ func Infer(samples []Sample, opts Options, grpc bool) []Template {
 			n.ends[s.Method] = l
 		}
 		l.requests += s.Requests
+		l.probeRequests += s.ProbeRequests
 		l.samples++
 	}
 	root.generalize(opts)
@@ -261,6 +268,7 @@ func Infer(samples []Sample, opts Options, grpc bool) []Template {
 			return false
 		}
 		e.Requests += t.Requests
+		e.ProbeRequests += t.ProbeRequests
 		e.Samples += t.Samples
 		return true
 	})
@@ -382,6 +390,7 @@ func (n *node) merge(o *node) {
 			n.ends[m] = have
 		}
 		have.requests += l.requests
+		have.probeRequests += l.probeRequests
 		have.samples += l.samples
 	}
 	for k, c := range o.children {
@@ -423,7 +432,7 @@ func template(method string, segs []segment, l *leaf) Template {
 		redacted.WriteString("{" + c.name + "}" + s.suffix)
 		re.WriteString(c.re + regexp.QuoteMeta(s.suffix))
 	}
-	t := Template{Method: method, Pattern: pattern.String(), Redacted: redacted.String(), Requests: l.requests, Samples: l.samples}
+	t := Template{Method: method, Pattern: pattern.String(), Redacted: redacted.String(), Requests: l.requests, ProbeRequests: l.probeRequests, Samples: l.samples}
 	if literal {
 		t.Match, t.Value, t.ProfileRegex = MatchExact, t.Pattern, regexp.QuoteMeta(t.Pattern)
 	} else {
