@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -19,7 +18,6 @@ import (
 
 	"github.com/cinchmesh/cinch/observe/cluster"
 	"github.com/cinchmesh/cinch/observe/prom"
-	"github.com/cinchmesh/cinch/observe/recording"
 )
 
 // promOptions are the flags of observe --from-prometheus.
@@ -129,77 +127,43 @@ func (o *observeOptions) runProm(c *cobra.Command, s Streams, args []string) err
 	if err != nil {
 		return err
 	}
-	rec, _, err := prom.Record(c.Context(), client, opts)
+	naming, err := o.promNaming(s)
 	if err != nil {
 		return err
 	}
-	objs, err := o.promClusterObjects(c.Context(), s, rec)
+	rec, err := prom.RecordNamed(c.Context(), client, opts, naming)
 	if err != nil {
 		return err
-	}
-	if objs != nil {
-		rec = cluster.NewInventory(objs, cluster.Options{TrustDomain: o.trustDomain}).Enrich(rec, o.limits)
 	}
 	return o.write(s, base, rec)
 }
 
-// promClusterObjects reads the cluster objects that name the clients of a
-// recording from metrics (known there only by mesh identity) and fill in
-// its workloads: --cluster-file when given, else the namespaces of its
-// servers and clients (every namespace with -A) through the kubeconfig's
-// API server. Without any kubeconfig the recording keeps identities, and
-// a note says so.
-func (o *observeOptions) promClusterObjects(ctx context.Context, s Streams, rec *recording.Recording) (*cluster.Objects, error) {
+// promNaming says where the cluster objects that name the clients of a
+// recording from metrics come from: --cluster-file when given, else the
+// kubeconfig's API server. Without any kubeconfig the recording keeps
+// identities, and a note says so.
+func (o *observeOptions) promNaming(s Streams) (prom.Naming, error) {
+	naming := prom.Naming{AllNamespaces: o.allNamespaces, TrustDomain: o.trustDomain, Limits: o.limits}
 	if o.clusterFile != "" {
 		objs, err := cluster.ReadFile(o.clusterFile)
 		if err != nil {
-			return nil, fmt.Errorf("--cluster-file: %w", err)
+			return naming, fmt.Errorf("--cluster-file: %w", err)
 		}
-		return objs, nil
+		naming.Objects = objs
+		return naming, nil
 	}
 	kc, err := o.kube.connect()
 	if clientcmd.IsEmptyConfig(errors.Unwrap(err)) {
 		fmt.Fprintln(s.Err, "note: no kubeconfig, so clients stay mesh identities and workloads have no labels: give --cluster-file or a kube context to name them")
-		return nil, nil
+		return naming, nil
 	}
 	if err != nil {
-		return nil, err
+		return naming, err
 	}
-	var namespaces []string
-	if !o.allNamespaces {
-		seen := map[string]bool{}
-		add := func(ns string) {
-			if ns != "" && !seen[ns] {
-				seen[ns] = true
-				namespaces = append(namespaces, ns)
-			}
-		}
-		for _, w := range rec.Workloads {
-			add(w.Namespace)
-		}
-		for _, p := range rec.Peers {
-			if ident, ok := p.ID.Identity(); ok && p.Kind == recording.PeerIdentity {
-				if id, ok := recording.ParseIdentity(ident); ok {
-					add(id.Namespace)
-				}
-			}
-		}
-		if len(namespaces) == 0 {
-			return nil, nil
-		}
+	naming.List = func(ctx context.Context, namespaces []string) (*cluster.Objects, error) {
+		return cluster.List(ctx, kc.Clientset, namespaces)
 	}
-	// A namespace that sent traffic during the window may be gone since.
-	for {
-		objs, err := cluster.List(ctx, kc.Clientset, namespaces)
-		var nf *cluster.NamespaceNotFoundError
-		if !errors.As(err, &nf) {
-			return objs, err
-		}
-		namespaces = slices.DeleteFunc(namespaces, func(ns string) bool { return ns == nf.Namespace })
-		if len(namespaces) == 0 {
-			return nil, nil
-		}
-	}
+	return naming, nil
 }
 
 // daysDuration is a duration flag that also takes whole days ("14d").

@@ -2,9 +2,10 @@
 // anything that answers Prometheus' HTTP query API (Prometheus, Thanos,
 // Mimir, VictoriaMetrics, Cortex). Metrics are not sampled and cover weeks,
 // and they are the only source of denied clients and TCP edges; they carry
-// no paths (LINKERD-FACTS §4).
+// no paths (LINKERD-FACTS §4). RecordNamed is the whole flow of observe
+// --from-prometheus: record, then name the clients from cluster objects.
 //
-// It imports only the standard library and observe/recording.
+// It imports the standard library, observe/recording and observe/cluster.
 package prom
 
 import (
