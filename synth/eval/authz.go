@@ -2,6 +2,7 @@ package eval
 
 import (
 	"net/netip"
+	"strings"
 
 	"github.com/cinchmesh/cinch/observe/recording"
 	"github.com/cinchmesh/cinch/synth/policy"
@@ -148,7 +149,22 @@ type client struct {
 	ip       netip.Addr
 }
 
-func (a *authorization) admits(c *client) bool {
+func (a *authorization) admits(c *client) bool { return a.check(c) == admitted }
+
+// refusal is why an authorization does not admit a client.
+type refusal uint8
+
+const (
+	admitted          refusal = iota
+	refusedNetwork            // the source address is not in its networks
+	refusedUnknownIP          // the address is unknown and its networks do not cover the cluster's
+	refusedNoTLS              // it requires TLS
+	refusedNoIdentity         // it requires an mTLS identity
+	refusedIdentity           // the identity is not among the ones it admits
+	refusedSPIFFE             // a SPIFFE identity matches exactly only
+)
+
+func (a *authorization) check(c *client) refusal {
 	if c.ip.IsValid() {
 		in := false
 		for _, n := range a.networks {
@@ -158,27 +174,33 @@ func (a *authorization) admits(c *client) bool {
 			}
 		}
 		if !in {
-			return false
+			return refusedNetwork
 		}
 	} else if !a.anyAddr && !a.clusterAddrs {
-		return false
+		return refusedUnknownIP
 	}
 	switch a.authn {
 	case authnNone:
-		return true
+		return admitted
 	case authnTLS:
-		return c.tls
+		if c.tls {
+			return admitted
+		}
+		return refusedNoTLS
 	}
 	if c.identity == "" {
-		return false
+		return refusedNoIdentity
 	}
 	if a.ids.exact[c.identity] {
-		return true
+		return admitted
 	}
 	for _, w := range a.ids.wildcards {
 		if recording.MatchIdentity(w, c.identity) {
-			return true
+			return admitted
 		}
 	}
-	return false
+	if strings.HasPrefix(c.identity, "spiffe://") && len(a.ids.wildcards) > 0 {
+		return refusedSPIFFE // the proxy matches URI identities exactly only
+	}
+	return refusedIdentity
 }

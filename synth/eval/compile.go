@@ -30,8 +30,10 @@ type server struct {
 	isDefault bool
 	// policy is the accessPolicy of a Server, the policy of a default one.
 	policy string
-	grpc   bool
-	tcp    bool // opaque or TLS: no routes, authorization only
+	// protocol is the proxyProtocol ("unknown" when not given).
+	protocol string
+	grpc     bool
+	tcp      bool // opaque or TLS: no routes, authorization only
 	// policies and sazs are the server-level AuthorizationPolicies and
 	// ServerAuthorizations, gathered until finish makes authz.
 	policies, sazs []*authorization
@@ -63,6 +65,10 @@ type portPolicy struct {
 type workload struct {
 	ports map[uint32]*portPolicy
 	other *portPolicy // ports no Server claims and without probes
+	// src and defaultFrom (where its default policy comes from) are what
+	// a trace explains server selection with.
+	src         recording.Workload
+	defaultFrom string
 }
 
 type builder struct {
@@ -268,6 +274,7 @@ func newServer(s *policy.Server) (*server, error) {
 		selector:  sel,
 		port:      s.Spec.Port,
 		policy:    cmp.Or(s.Spec.AccessPolicy, policy.Deny),
+		protocol:  cmp.Or(s.Spec.ProxyProtocol, policy.ProtocolUnknown),
 	}
 	if s.CreationTimestamp != nil {
 		srv.created = &s.CreationTimestamp.Time
@@ -396,22 +403,24 @@ func (b *builder) probeRoute(paths []string) *route {
 }
 
 // defaultPolicy is the workload's default inbound policy: its annotation,
-// else its namespace's, else the cluster's.
-func (b *builder) defaultPolicy(w *recording.Workload, nsPolicy string) string {
+// else its namespace's, else the cluster's; from says which.
+func (b *builder) defaultPolicy(w *recording.Workload, nsPolicy string) (name, from string) {
 	for _, p := range []struct{ value, from string }{
 		{w.DefaultInboundPolicy, "its"}, {nsPolicy, "its namespace's"}} {
 		if p.value == "" {
 			continue
 		}
 		if policy.IsDefaultPolicy(p.value) {
-			return p.value
+			return p.value, p.from + " " + annotationDefaultPolicy + " annotation"
 		}
 		b.warn(workloadKey(w), "%s default-inbound-policy %q is invalid: the cluster default %s applies",
 			p.from, p.value, b.opts.DefaultPolicy)
-		break
+		return b.opts.DefaultPolicy, fmt.Sprintf("the cluster default (%s %s annotation %q is invalid)", p.from, annotationDefaultPolicy, p.value)
 	}
-	return b.opts.DefaultPolicy
+	return b.opts.DefaultPolicy, "the cluster default (proxy.defaultInboundPolicy)"
 }
+
+const annotationDefaultPolicy = "config.linkerd.io/default-inbound-policy"
 
 // workload resolves each port of w: the oldest Server selecting the pod
 // that claims the port (by number, or by the name of a TCP container
@@ -422,7 +431,7 @@ func (b *builder) workload(w *recording.Workload, nsPolicy string) *workload {
 		path, _, _ := strings.Cut(p.Path, "?")
 		probes[uint32(p.Port)] = append(probes[uint32(p.Port)], cmp.Or(path, "/"))
 	}
-	wl := &workload{ports: map[uint32]*portPolicy{}}
+	wl := &workload{ports: map[uint32]*portPolicy{}, src: *w}
 	claimed := map[uint32]*server{}
 	for _, s := range b.candidates(w) {
 		for _, port := range s.ports(w) {
@@ -436,7 +445,9 @@ func (b *builder) workload(w *recording.Workload, nsPolicy string) *workload {
 			wl.ports[port] = b.portPolicy(s, sortedUnique(probes[port]))
 		}
 	}
-	def := b.defaultServer(b.defaultPolicy(w, nsPolicy))
+	defName, from := b.defaultPolicy(w, nsPolicy)
+	def := b.defaultServer(defName)
+	wl.defaultFrom = from
 	for port, paths := range probes {
 		if _, ok := wl.ports[port]; !ok {
 			wl.ports[port] = b.portPolicy(def, sortedUnique(paths))

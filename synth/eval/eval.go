@@ -109,6 +109,11 @@ type Request struct {
 	Path      string
 	Authority string
 	Headers   http.Header
+	// Route, when set, is the route the request is known to have matched
+	// (a proxy's route_kind/route_name labels, where the path is not
+	// known): route matching is skipped and the port's route of that
+	// kind and name is taken, or none matches when it has no such route.
+	Route Ref
 }
 
 // Reason says why a request was allowed or denied.
@@ -158,7 +163,9 @@ func (r Ref) String() string {
 	return r.Kind + "/" + r.Name
 }
 
-func defaultRef(name string) Ref { return Ref{Kind: "default", Name: name} }
+const kindDefault = "default"
+
+func defaultRef(name string) Ref { return Ref{Kind: kindDefault, Name: name} }
 
 // Decision is the outcome for one request.
 type Decision struct {
@@ -186,8 +193,10 @@ func (w Warning) String() string { return w.Object.String() + ": " + w.Message }
 // Evaluator answers requests against an indexed policy set.
 type Evaluator struct {
 	workloads map[recording.PeerID]*workload
-	warnings  []Warning
-	grants    []Grant
+	// servers are the Servers by namespace, for traces.
+	servers  map[string]*namespaceServers
+	warnings []Warning
+	grants   []Grant
 }
 
 // New indexes set and cluster. It fails only on invalid options; problems
@@ -208,6 +217,7 @@ func New(set *policy.Set, cluster Cluster, opts Options) (*Evaluator, error) {
 		e.workloads[w.ID] = b.workload(w, cluster.NamespacePolicies[w.Namespace])
 	}
 	e.grants = b.grants()
+	e.servers = b.servers
 	e.warnings = b.warnings
 	slices.SortStableFunc(e.warnings, func(a, b Warning) int {
 		return cmp.Or(cmp.Compare(a.Object.Namespace, b.Object.Namespace), cmp.Compare(a.Object.Kind, b.Object.Kind),
@@ -222,7 +232,19 @@ func (e *Evaluator) Warnings() []Warning { return e.warnings }
 // Decide evaluates one request: the Server claiming the port (or the
 // default policy), then the route, then the route's and the server's
 // authorizations (docs/evaluator.md).
-func (e *Evaluator) Decide(req Request) Decision {
+func (e *Evaluator) Decide(req Request) Decision { return e.decide(&req, nil) }
+
+// Explain evaluates one request as Decide does and returns how: every
+// Server, route and authorization considered, and why each did or did not
+// apply. Its Decision is the one Decide returns.
+func (e *Evaluator) Explain(req Request) *Trace {
+	tr := &Trace{Request: req}
+	tr.Decision = e.decide(&req, tr)
+	return tr
+}
+
+// decide is the decision procedure; with tr it also fills the trace.
+func (e *Evaluator) decide(req *Request, tr *Trace) Decision {
 	w, ok := e.workloads[req.Destination]
 	if !ok {
 		return Decision{Reason: ReasonUnknownDestination}
@@ -233,18 +255,31 @@ func (e *Evaluator) Decide(req Request) Decision {
 	}
 	srv := pp.srv
 	d := Decision{Server: srv.ref}
-	var routeAuthz []*authorization
+	if tr != nil {
+		e.traceServers(tr, w, pp)
+	}
+	var (
+		routeAuthz []*authorization
+		picked     *route
+	)
 	if !srv.tcp {
-		hr := newHTTPRequest(&req)
-		r := findRoute(pp.routes, &hr)
-		if r == nil {
+		hr := newHTTPRequest(req)
+		if req.Route != (Ref{}) {
+			picked = givenRoute(pp.routes, req.Route, tr)
+		} else {
+			picked = findRoute(pp.routes, &hr, tr)
+		}
+		if picked == nil {
 			d.Reason = ReasonNoRouteMatched
 			return d
 		}
-		d.Route = r.ref
-		routeAuthz = r.authz
+		d.Route = picked.ref
+		routeAuthz = picked.authz
 	}
 	client := client{identity: req.ClientIdentity, tls: req.TLS || req.ClientIdentity != "", ip: req.SourceIP.Unmap()}
+	if tr != nil {
+		traceAuthorizations(tr, pp, picked, &client)
+	}
 	for _, list := range [2][]*authorization{routeAuthz, srv.authz} {
 		for _, a := range list {
 			if a.admits(&client) {

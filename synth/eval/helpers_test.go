@@ -112,6 +112,9 @@ func runDecide(t *testing.T, e *Evaluator, cases []decideCase) {
 			if got != tc.want {
 				t.Errorf("Decide = %+v\nwant     %+v", got, tc.want)
 			}
+			if tr := e.Explain(tc.call.request()); tr.Decision != got {
+				t.Errorf("Explain decided %+v, Decide %+v", tr.Decision, got)
+			}
 		})
 	}
 }

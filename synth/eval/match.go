@@ -131,21 +131,39 @@ func (s *summary) compare(o *summary) int {
 // findRoute returns the route the proxy picks: the best match over all
 // routes, ties going to the earlier route (routes are in precedence order)
 // and, within a route, to the earlier rule.
-func findRoute(routes []*route, req *httpRequest) *route {
+// When tr is not nil, every route is traced: whether it matched, and why
+// it did not or why it lost to the route picked.
+func findRoute(routes []*route, req *httpRequest, tr *Trace) *route {
 	var (
 		best    *route
 		bestSum summary
+		bestAt  int
+		sums    []summary
 	)
-	for _, rt := range routes {
-		s, ok := rt.match(req)
-		if ok && (best == nil || s.compare(&bestSum) > 0) {
-			best, bestSum = rt, s
+	for i, rt := range routes {
+		var rs *RouteStep
+		if tr != nil {
+			tr.Routes = append(tr.Routes, RouteStep{Route: rt.ref, Created: rt.created, Rules: len(rt.rules)})
+			rs = &tr.Routes[len(tr.Routes)-1]
 		}
+		s, ok := rt.match(req, rs)
+		if tr != nil {
+			rs.Matched = ok
+			sums = append(sums, s)
+		}
+		if ok && (best == nil || s.compare(&bestSum) > 0) {
+			best, bestSum, bestAt = rt, s, i
+		}
+	}
+	if tr != nil && best != nil {
+		tr.explainRouteChoice(bestAt, sums)
 	}
 	return best
 }
 
-func (rt *route) match(req *httpRequest) (summary, bool) {
+// match returns the route's best summary for req. When rs is not nil (a
+// trace), it records why the route did not match.
+func (rt *route) match(req *httpRequest, rs *RouteStep) (summary, bool) {
 	var base summary
 	if len(rt.hosts) > 0 {
 		found := false
@@ -156,23 +174,35 @@ func (rt *route) match(req *httpRequest) (summary, bool) {
 			}
 		}
 		if !found {
+			if rs != nil {
+				rs.Why = rt.hostMiss(req.host)
+			}
 			return summary{}, false
 		}
 	}
 	var (
-		best  summary
-		found bool
+		best   summary
+		found  bool
+		misses *[]matchMiss
 	)
+	if rs != nil {
+		misses = &[]matchMiss{}
+	}
 	for _, ru := range rt.rules {
-		s, ok := ru.match(req, rt.grpc, base)
+		s, ok := ru.match(req, rt.grpc, base, misses)
 		if ok && (!found || s.compare(&best) > 0) {
 			best, found = s, true
 		}
 	}
+	if rs != nil && !found {
+		rs.Why = describeMisses(*misses, req)
+	}
 	return best, found
 }
 
-func (ru *rule) match(req *httpRequest, grpc bool, base summary) (summary, bool) {
+// match returns the best summary of the rule's matches. When misses is
+// not nil (a trace), the reason each match failed is appended to it.
+func (ru *rule) match(req *httpRequest, grpc bool, base summary, misses *[]matchMiss) (summary, bool) {
 	if len(ru.matches) == 0 {
 		if !grpc {
 			base.a = 1 // the implicit match is PathPrefix "/"
@@ -185,82 +215,115 @@ func (ru *rule) match(req *httpRequest, grpc bool, base summary) (summary, bool)
 	)
 	for _, m := range ru.matches {
 		s := base
-		var ok bool
+		var miss missKind
 		if grpc {
-			ok = m.matchGRPC(req, &s)
+			miss = m.matchGRPC(req, &s)
 		} else {
-			ok = m.matchHTTP(req, &s)
+			miss = m.matchHTTP(req, &s)
 		}
-		if ok && (!found || s.compare(&best) > 0) {
+		if miss == matched && (!found || s.compare(&best) > 0) {
 			best, found = s, true
+		}
+		if miss != matched && misses != nil {
+			*misses = append(*misses, matchMiss{m, miss})
 		}
 	}
 	return best, found
 }
 
-func (m *requestMatch) matchHTTP(req *httpRequest, s *summary) bool {
+// missKind is the first condition of a match that a request fails.
+type missKind uint8
+
+const (
+	matched missKind = iota
+	missMethod
+	missPath
+	missHeader
+	missQuery
+	missNotGRPC // not a POST of /service/method
+	missService
+	missRPC
+)
+
+// matchMiss is a match a request failed, and on what.
+type matchMiss struct {
+	m    *requestMatch
+	kind missKind
+}
+
+func (m *requestMatch) matchHTTP(req *httpRequest, s *summary) missKind {
 	if m.method != "" {
 		if req.method != m.method {
-			return false
+			return missMethod
 		}
 		s.d = 1
 	}
 	n, ok := m.path.match(req.path)
 	if !ok {
-		return false
+		return missPath
 	}
 	s.a = n
 	if !matchHeaders(m.headers, req.headers) {
-		return false
+		return missHeader
 	}
 	s.b = len(m.headers)
 	if len(m.query) > 0 {
 		if req.rawQuery == "" {
-			return false
+			return missQuery
 		}
 		q := req.queryValues()
 		for _, qm := range m.query {
 			if !qm.matchAny(q[qm.name]) {
-				return false
+				return missQuery
 			}
 		}
 	}
 	s.c = len(m.query)
-	return true
+	return matched
 }
 
 // matchGRPC matches "/service/method" of a POST, as the proxy does: the
 // path's first two segments, exactly.
-func (m *requestMatch) matchGRPC(req *httpRequest, s *summary) bool {
-	if req.method != http.MethodPost {
-		return false
-	}
-	rest, ok := strings.CutPrefix(req.path, "/")
+func (m *requestMatch) matchGRPC(req *httpRequest, s *summary) missKind {
+	service, method, ok := grpcPath(req)
 	if !ok {
-		return false
+		return missNotGRPC
 	}
-	service, rest, ok := strings.Cut(rest, "/")
-	if !ok {
-		return false
-	}
-	method, _, _ := strings.Cut(rest, "/")
 	if m.service != "" {
 		if m.service != service {
-			return false
+			return missService
 		}
 		s.a = len(m.service)
 	}
 	if m.rpc != "" {
 		if m.rpc != method {
-			return false
+			return missRPC
 		}
 		s.b = len(m.rpc)
 	}
 	if !matchHeaders(m.headers, req.headers) {
-		return false
+		return missHeader
 	}
 	s.c = len(m.headers)
-	return true
+	return matched
+}
+
+// grpcPath splits the service and method of a gRPC request: a POST of
+// "/service/method".
+func grpcPath(req *httpRequest) (service, method string, ok bool) {
+	if req.method != http.MethodPost {
+		return "", "", false
+	}
+	rest, ok := strings.CutPrefix(req.path, "/")
+	if !ok {
+		return "", "", false
+	}
+	service, rest, ok = strings.Cut(rest, "/")
+	if !ok {
+		return "", "", false
+	}
+	method, _, _ = strings.Cut(rest, "/")
+	return service, method, true
 }
 
 // match returns the match length of path: a PathPrefix matches whole
