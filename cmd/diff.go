@@ -110,7 +110,7 @@ func (o *diffOptions) addKubeFlags(fs *pflag.FlagSet) {
 }
 
 func (o *diffOptions) validate(c *cobra.Command, args []string) (diff.Options, func(io.Writer, *diff.Report) error, error) {
-	opts := diff.Options{Eval: eval.Options{DefaultPolicy: o.defaultPolicy, TrustDomain: o.trustDomain, ControlPlaneNamespace: o.controlPlaneNS}}
+	opts := diff.Options{}
 	print, ok := diff.Formats[o.output]
 	if !ok {
 		return opts, nil, usageErrorf("-o %q: want one of %s", o.output, strings.Join(diffFormats(), ", "))
@@ -122,15 +122,10 @@ func (o *diffOptions) validate(c *cobra.Command, args []string) (diff.Options, f
 		return opts, nil, usageErrorf("--cluster reads the cluster objects itself: drop --cluster-file")
 	case slices.Contains(args, "-") && slices.Contains(o.policies, "-"):
 		return opts, nil, usageErrorf("--policy - and a recording - cannot both read stdin")
-	case !policy.IsDefaultPolicy(o.defaultPolicy):
-		return opts, nil, usageErrorf("--default-inbound-policy %q: want all-unauthenticated, all-authenticated, cluster-authenticated, cluster-unauthenticated, deny or audit", o.defaultPolicy)
 	}
-	for _, n := range o.clusterNetworks {
-		p, err := netip.ParsePrefix(n)
-		if err != nil {
-			return opts, nil, usageErrorf("--cluster-networks %q: want a CIDR such as 10.0.0.0/8", n)
-		}
-		opts.Eval.ClusterNetworks = append(opts.Eval.ClusterNetworks, p.Masked())
+	var err error
+	if opts.Eval, err = evalOptions(o.defaultPolicy, o.clusterNetworks, o.trustDomain, o.controlPlaneNS); err != nil {
+		return opts, nil, err
 	}
 	opts.LiveCheck = o.liveCheck
 	if !c.Flags().Changed("live-check") {
@@ -183,10 +178,29 @@ func (o *diffOptions) run(ctx context.Context, s Streams, args []string, opts di
 	return nil
 }
 
+// evalOptions checks the flags that describe the Linkerd installation.
+func evalOptions(defaultPolicy string, clusterNetworks []string, trustDomain, controlPlaneNS string) (eval.Options, error) {
+	opts := eval.Options{DefaultPolicy: defaultPolicy, TrustDomain: trustDomain, ControlPlaneNamespace: controlPlaneNS}
+	if !policy.IsDefaultPolicy(defaultPolicy) {
+		return opts, usageErrorf("--default-inbound-policy %q: want all-unauthenticated, all-authenticated, cluster-authenticated, cluster-unauthenticated, deny or audit", defaultPolicy)
+	}
+	for _, n := range clusterNetworks {
+		p, err := netip.ParsePrefix(n)
+		if err != nil {
+			return opts, usageErrorf("--cluster-networks %q: want a CIDR such as 10.0.0.0/8", n)
+		}
+		opts.ClusterNetworks = append(opts.ClusterNetworks, p.Masked())
+	}
+	return opts, nil
+}
+
 // readPolicy reads the --policy manifests.
-func (o *diffOptions) readPolicy(s Streams) (*policy.Set, error) {
+func (o *diffOptions) readPolicy(s Streams) (*policy.Set, error) { return readPolicies(s, o.policies) }
+
+// readPolicies reads policy manifests: files, directories or - for stdin.
+func readPolicies(s Streams, paths []string) (*policy.Set, error) {
 	set := &policy.Set{}
-	for _, p := range o.policies {
+	for _, p := range paths {
 		var (
 			part *policy.Set
 			err  error

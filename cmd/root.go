@@ -58,6 +58,7 @@ Start by recording saved tap output:
 		newPRCommand(s),
 		newReportCommand(s),
 		newDiffCommand(s),
+		newExplainCommand(s),
 		newGraphCommand(s),
 		newDocsCommand(),
 	)

@@ -63,3 +63,8 @@ func (n *namer) name(kind, namespace string, parts ...string) string {
 	n.used[kind+"/"+namespace+"/"+name] = true
 	return name
 }
+
+// ObjectName joins parts into a readable DNS-1123 label the way synth
+// names the objects it writes, for objects written outside a synthesis
+// (explain's suggested grants).
+func ObjectName(parts ...string) string { return dnsLabel(parts...) }

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"maps"
 	"net/netip"
+	"slices"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -108,6 +109,22 @@ func NewInventory(objs *Objects, opts Options) *Inventory {
 		}
 	}
 	return inv
+}
+
+// Workloads returns every workload of the inventory and those of extra it
+// does not know (as the recording describes them), by ID.
+func (inv *Inventory) Workloads(extra []recording.Workload) []recording.Workload {
+	out := make([]recording.Workload, 0, len(inv.workloads)+len(extra))
+	for _, w := range inv.workloads {
+		out = append(out, *w)
+	}
+	for _, w := range extra {
+		if _, ok := inv.workloads[w.ID]; !ok {
+			out = append(out, w)
+		}
+	}
+	slices.SortFunc(out, func(a, b recording.Workload) int { return cmp.Compare(a.ID, b.ID) })
+	return out
 }
 
 // Pod returns the pod with address ip.

@@ -38,6 +38,19 @@ type Objects struct {
 	Ignored int
 }
 
+// NamespacePolicies maps each namespace to its
+// config.linkerd.io/default-inbound-policy annotation, for those that
+// have one.
+func (o *Objects) NamespacePolicies() map[string]string {
+	out := map[string]string{}
+	for _, ns := range o.Namespaces {
+		if p := ns.Annotations[AnnotationDefaultInbound]; p != "" {
+			out[ns.Name] = p
+		}
+	}
+	return out
+}
+
 // ReadFile reads a multi-document YAML (or JSON) file of cluster objects,
 // such as the output of `kubectl get -o yaml` (a List) or a concatenation of
 // manifests.

@@ -1,0 +1,64 @@
+package cmd
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestExplainExitCodes(t *testing.T) {
+	dir, rec := tinyFiles(t, map[string]string{
+		"empty.yaml":   "# no policy\n",
+		"server.yaml":  serverOnly,
+		"audit.yaml":   serverOnly + "\n  accessPolicy: audit",
+		"allowed.yaml": clientAllowed,
+	})
+	p := func(name string) string { return filepath.Join(dir, name) }
+	request := []string{"explain", rec, "--from", "demo/client", "--to", "demo/server:8080", "--path", "/items/1"}
+	for _, tc := range []struct {
+		name string
+		args []string
+		exit int
+		want string // in stdout, or in the error when the exit code is not 0
+	}{
+		{"the cluster default admits it", []string{"--policy", p("empty.yaml")}, ExitOK, "srv_kind=default srv_name=all-unauthenticated"},
+		{"a Server alone denies it", []string{"--policy", p("server.yaml")}, ExitFindings, "the policy denies demo/client -> demo/server:8080 (NoAuthorizationMatched)"},
+		{"audit admits it", []string{"--policy", p("audit.yaml")}, ExitOK, "ALLOWED ONLY BY AUDIT"},
+		{"audit fails with --fail-on-audit", []string{"--policy", p("audit.yaml"), "--fail-on-audit"}, ExitFindings, "only audit mode admits"},
+		{"an authorization admits it", []string{"--policy", p("allowed.yaml")}, ExitOK, "=> yes authorizationpolicy.policy.linkerd.io/server-client"},
+		{"--denied explains the recording's denials", []string{"--policy", p("server.yaml"), "--denied"}, ExitFindings, "10 requests are denied (1 groups)"},
+		{"--denied with nothing denied", []string{"--policy", p("allowed.yaml"), "--denied"}, ExitOK, "no denied or audit-only requests"},
+		{"no policy", nil, ExitUsage, "--policy PATH or --cluster"},
+		{"bad client", []string{"--policy", p("empty.yaml"), "--from", "nobody"}, ExitUsage, "--from: client \"nobody\""},
+		{"--route with --path", []string{"--policy", p("empty.yaml"), "--route", "HTTPRoute/x"}, ExitUsage, "drop --method and --path"},
+		{"bad output", []string{"--policy", p("empty.yaml"), "-o", "xml"}, ExitUsage, "-o \"xml\""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			stdout, _, err := run(t, "", append(append([]string{}, request...), tc.args...)...)
+			if ExitCode(err) != tc.exit {
+				t.Fatalf("exit %d (%v), want %d\n%s", ExitCode(err), err, tc.exit, stdout)
+			}
+			got := stdout
+			if err != nil {
+				got = err.Error()
+			}
+			if !strings.Contains(got, tc.want) {
+				t.Errorf("want %q in:\n%s", tc.want, got)
+			}
+		})
+	}
+}
+
+// -o yaml is the grant alone, which explain then admits.
+func TestExplainGrantApplies(t *testing.T) {
+	dir, rec := tinyFiles(t, map[string]string{"server.yaml": serverOnly})
+	request := []string{"explain", rec, "--from", "demo/client", "--to", "demo/server:8080", "--path", "/items/1"}
+	grant, _, err := run(t, "", append(request, "--policy", filepath.Join(dir, "server.yaml"), "-o", "yaml")...)
+	if ExitCode(err) != ExitFindings || !strings.Contains(grant, "kind: AuthorizationPolicy") {
+		t.Fatalf("exit %d, grant:\n%s", ExitCode(err), grant)
+	}
+	write(t, dir, "grant.yaml", grant)
+	if _, _, err := run(t, "", append(request, "--policy", filepath.Join(dir, "server.yaml"), "--policy", filepath.Join(dir, "grant.yaml"))...); err != nil {
+		t.Errorf("with the grant: %v", err)
+	}
+}
