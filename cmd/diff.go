@@ -102,11 +102,22 @@ denied, so CI can gate on it. See docs/diff.md.`,
 // kubeconfig cluster to use; --context selects one too), which is diff's
 // own.
 func (o *diffOptions) addKubeFlags(fs *pflag.FlagSet) {
-	fs.StringVar(&o.kube.kubeconfig, "kubeconfig", "", "path to the kubeconfig file (default: $KUBECONFIG or ~/.kube/config)")
+	o.kube.addFlagsBesideCluster(fs, "only servers in this namespace (default: every namespace of the recording)")
+}
+
+// addFlagsBesideCluster binds the kubeconfig flags of a command whose
+// --cluster is its own (read the policy from the cluster); -n is bound
+// with namespaceHelp, or not at all when it is empty.
+func (k *kubeOptions) addFlagsBesideCluster(fs *pflag.FlagSet, namespaceHelp string) {
+	fs.StringVar(&k.kubeconfig, "kubeconfig", "", "path to the kubeconfig file (default: $KUBECONFIG or ~/.kube/config)")
 	flags := clientcmd.RecommendedConfigOverrideFlags("")
 	flags.ContextOverrideFlags.ClusterName.LongName = ""
-	flags.ContextOverrideFlags.Namespace.Description = "only servers in this namespace (default: every namespace of the recording)"
-	clientcmd.BindOverrideFlags(&o.kube.overrides, fs, flags)
+	flags.ContextOverrideFlags.Namespace.Description = namespaceHelp
+	if namespaceHelp == "" {
+		flags.ContextOverrideFlags.Namespace.LongName = ""
+		flags.ContextOverrideFlags.Namespace.ShortName = ""
+	}
+	clientcmd.BindOverrideFlags(&k.overrides, fs, flags)
 }
 
 func (o *diffOptions) validate(c *cobra.Command, args []string) (diff.Options, func(io.Writer, *diff.Report) error, error) {

@@ -11,7 +11,6 @@ import (
 	"github.com/spf13/pflag"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/cinchmesh/cinch/observe/cluster"
 	"github.com/cinchmesh/cinch/observe/recording"
@@ -60,16 +59,6 @@ func (o *explainOptions) addFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.failOnAudit, "fail-on-audit", false, "exit 1 also when the request is admitted only by audit mode")
 }
 
-// addKubeFlags binds kubectl's kubeconfig flags except --cluster, which
-// is explain's own (as in diff).
-func (o *explainOptions) addKubeFlags(fs *pflag.FlagSet) {
-	fs.StringVar(&o.kube.kubeconfig, "kubeconfig", "", "path to the kubeconfig file (default: $KUBECONFIG or ~/.kube/config)")
-	flags := clientcmd.RecommendedConfigOverrideFlags("")
-	flags.ContextOverrideFlags.ClusterName.LongName = ""
-	flags.ContextOverrideFlags.Namespace.LongName = ""
-	clientcmd.BindOverrideFlags(&o.kube.overrides, fs, flags)
-}
-
 func newExplainCommand(s Streams) *cobra.Command {
 	o := &explainOptions{}
 	c := &cobra.Command{
@@ -108,7 +97,7 @@ See docs/explain.md.`,
 		},
 	}
 	o.addFlags(c.Flags())
-	o.addKubeFlags(c.Flags())
+	o.kube.addFlagsBesideCluster(c.Flags(), "")
 	return c
 }
 
