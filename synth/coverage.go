@@ -49,3 +49,11 @@ func coverageOf(sp *serverPort, templates []routes.Template, sampled bool) PortC
 	}
 	return pc
 }
+
+// EstimateCoverage estimates the coverage of one server port of w from
+// the routes recorded on it, grouped into route templates as route level
+// groups them: what cinch status compares with its threshold.
+func EstimateCoverage(w recording.Workload, port uint32, rs []recording.Route, grpc, sampled bool, opts routes.Options) PortCoverage {
+	sp := &serverPort{portKey: portKey{Server: w.ID, Port: port}, Workload: w, GRPC: grpc, Callers: []*caller{{Routes: rs}}}
+	return coverageOf(sp, inferTemplates(sp, opts), sampled)
+}

@@ -15,11 +15,16 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/yaml"
+
+	"github.com/cinchmesh/cinch/observe/recording"
 )
 
 // Objects are the cluster objects the inventory is built from.
@@ -173,4 +178,44 @@ func appendTo[T any](s *[]T) *T {
 	var zero T
 	*s = append(*s, zero)
 	return &(*s)[len(*s)-1]
+}
+
+// Created returns when each workload (Deployment, StatefulSet, DaemonSet,
+// Job, CronJob) was created, by the workload's peer ID.
+func (o *Objects) Created() map[recording.PeerID]time.Time {
+	out := map[recording.PeerID]time.Time{}
+	add := func(m *metav1.ObjectMeta) {
+		if !m.CreationTimestamp.IsZero() {
+			out[recording.PeerID(m.Namespace+"/"+m.Name)] = m.CreationTimestamp.UTC()
+		}
+	}
+	for i := range o.Deployments {
+		add(&o.Deployments[i].ObjectMeta)
+	}
+	for i := range o.StatefulSets {
+		add(&o.StatefulSets[i].ObjectMeta)
+	}
+	for i := range o.DaemonSets {
+		add(&o.DaemonSets[i].ObjectMeta)
+	}
+	for i := range o.Jobs {
+		add(&o.Jobs[i].ObjectMeta)
+	}
+	for i := range o.CronJobs {
+		add(&o.CronJobs[i].ObjectMeta)
+	}
+	return out
+}
+
+// DefaultDeny lists, sorted, the namespaces whose default inbound policy
+// annotation is deny.
+func (o *Objects) DefaultDeny() []string {
+	var out []string
+	for _, ns := range o.Namespaces {
+		if ns.Annotations[AnnotationDefaultInbound] == "deny" {
+			out = append(out, ns.Name)
+		}
+	}
+	slices.Sort(out)
+	return out
 }
