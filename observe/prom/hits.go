@@ -58,7 +58,7 @@ func hitLabels() string {
 // window in at most 500 steps, at least 5 minutes (several scrapes, so
 // increase() has samples to work with).
 func resolution(window time.Duration) time.Duration {
-	return max((window/500).Round(time.Minute), 5*time.Minute)
+	return max((window / 500).Round(time.Minute), 5*time.Minute)
 }
 
 // Hits queries the audit-only and denied requests of the servers in

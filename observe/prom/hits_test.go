@@ -18,7 +18,7 @@ func TestHits(t *testing.T) {
 	first, last := time.Date(2026, 11, 1, 3, 0, 0, 0, time.UTC), time.Date(2026, 11, 3, 9, 0, 0, 0, time.UTC)
 	series := map[string]string{"namespace": "shop", "deployment": "web", "target_port": "8080",
 		"client_id": "batch.jobs.serviceaccount.identity.linkerd.cluster.local",
-		"srv_kind": "server", "srv_group": "policy.linkerd.io", "srv_name": "web-http", "route_kind": "default", "route_name": "default"}
+		"srv_kind":  "server", "srv_group": "policy.linkerd.io", "srv_name": "web-http", "route_kind": "default", "route_name": "default"}
 	var mu sync.Mutex
 	var queries []string
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
