@@ -50,41 +50,15 @@ alone. Re-running on the same recordings changes nothing and commits nothing.`,
 			if branch == "" {
 				branch = fmt.Sprintf("cinch/%s-%s", opts.Level, time.Now().UTC().Format("2006-01-02"))
 			}
-			if err := gitops.CheckRepo(o.repo, o.path, branch); err != nil {
-				return err
-			}
-			change, err := gitops.Apply(filepath.Join(o.repo, o.path), rec, res, o.allowBreaking)
+			p, err := gitops.Propose(gitops.Request{Repo: o.repo, Path: o.path, Branch: branch, Recording: rec, Result: res,
+				Describe: gitops.Describe{Level: opts.Level, Mode: opts.Mode, Path: o.path}, AllowBreaking: o.allowBreaking})
 			if err != nil {
 				return err
 			}
 			for _, w := range res.Warnings {
 				fmt.Fprintln(s.Err, "warning:", w)
 			}
-			if change.Empty() {
-				fmt.Fprintf(s.Err, "%s is current: nothing to commit\n", filepath.Join(o.repo, o.path))
-				return nil
-			}
-			d := gitops.Describe{Level: opts.Level, Mode: opts.Mode, Path: o.path}
-			commit, err := gitops.Commit(o.repo, o.path, branch, gitops.Message(d, rec, change))
-			if err != nil {
-				return err
-			}
-			body, err := gitops.Body(d, rec, res, change)
-			if err != nil {
-				return err
-			}
-			added, removed, changed := change.Count()
-			fmt.Fprintf(s.Err, "committed %.12s on branch %s: %d added, %d changed, %d removed\n", commit, branch, added, changed, removed)
-			if o.bodyFile == "" {
-				fmt.Fprint(s.Out, body)
-				fmt.Fprintf(s.Err, "next:\n  git -C %s push -u origin %s\n  gh pr create --head %s --title %q --body-file BODY.md   (the description above)\n", o.repo, branch, branch, "Linkerd policy: "+string(opts.Level)+" level")
-				return nil
-			}
-			if err := os.WriteFile(o.bodyFile, []byte(body), 0o644); err != nil {
-				return fmt.Errorf("--body-file: %w", err)
-			}
-			fmt.Fprintf(s.Err, "next:\n  git -C %s push -u origin %s\n  gh pr create --head %s --title %q --body-file %s\n", o.repo, branch, branch, "Linkerd policy: "+string(opts.Level)+" level", o.bodyFile)
-			return nil
+			return o.print(s, p)
 		},
 	}
 	o.synth.addFlags(c.Flags())
@@ -94,4 +68,26 @@ alone. Re-running on the same recordings changes nothing and commits nothing.`,
 	c.Flags().BoolVar(&o.allowBreaking, "allow-breaking", false, "write and commit even when the resulting policy (with the hand-written objects already at --path) would deny observed traffic; the PR body lists it")
 	c.Flags().StringVar(&o.bodyFile, "body-file", "", "write the pull request description (markdown) here instead of stdout")
 	return c
+}
+
+// print says what was committed and how to push it, and writes the
+// description to --body-file or stdout.
+func (o *prOptions) print(s Streams, p *gitops.Proposal) error {
+	if p.Commit == "" {
+		fmt.Fprintf(s.Err, "%s is current: nothing to commit\n", filepath.Join(o.repo, o.path))
+		return nil
+	}
+	added, removed, changed := p.Change.Count()
+	fmt.Fprintf(s.Err, "committed %.12s on branch %s: %d added, %d changed, %d removed\n", p.Commit, p.Branch, added, changed, removed)
+	bodyFile := "BODY.md   (the description above)"
+	if o.bodyFile == "" {
+		fmt.Fprint(s.Out, p.Body)
+	} else {
+		if err := os.WriteFile(o.bodyFile, []byte(p.Body), 0o644); err != nil {
+			return fmt.Errorf("--body-file: %w", err)
+		}
+		bodyFile = o.bodyFile
+	}
+	fmt.Fprintf(s.Err, "next:\n  git -C %s push -u origin %s\n  gh pr create --head %s --title %q --body-file %s\n", o.repo, p.Branch, p.Branch, p.Subject, bodyFile)
+	return nil
 }

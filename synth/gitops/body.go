@@ -23,13 +23,20 @@ type Describe struct {
 	// Reviewed names the policy a report reviews when it is not the
 	// synthesized one ("the policy in the cluster").
 	Reviewed string
+	// Subject replaces the commit's and pull request's subject when a
+	// change is not one level and mode (cinch pr --next).
+	Subject string
 }
 
 // Message is the commit message: a subject line and the counts.
 func Message(d Describe, rec *recording.Recording, c *Change) string {
 	added, removed, changed := c.Count()
 	var b strings.Builder
-	fmt.Fprintf(&b, "linkerd policy: %s level, %s mode (%d added, %d changed, %d removed)\n\n", d.Level, d.Mode, added, changed, removed)
+	subject := fmt.Sprintf("linkerd policy: %s level, %s mode", d.Level, d.Mode)
+	if d.Subject != "" {
+		subject = d.Subject
+	}
+	fmt.Fprintf(&b, "%s (%d added, %d changed, %d removed)\n\n", subject, added, changed, removed)
 	fmt.Fprintf(&b, "Synthesized by cinch from %s.\n", windows(rec))
 	for _, o := range c.Objects {
 		fmt.Fprintf(&b, "\n%s %s", o.Change, o.Key)
@@ -82,24 +89,7 @@ func Body(d Describe, rec *recording.Recording, res *synth.Result, c *Change) (s
 		b.WriteString("\n")
 	}
 
-	if len(c.Access.Added)+len(c.Access.Removed) > 0 {
-		b.WriteString("### Access changes\n\n")
-		for _, g := range c.Access.Added {
-			fmt.Fprintf(&b, "- granted: %s\n", markdownCell(g))
-		}
-		for _, g := range c.Access.Removed {
-			fmt.Fprintf(&b, "- revoked: %s\n", markdownCell(g))
-		}
-		b.WriteString("\n")
-	}
-
-	if len(c.Objects) > 0 {
-		b.WriteString("### Changed objects\n\n")
-		for _, o := range c.Objects {
-			fmt.Fprintf(&b, "- %s `%s`\n", o.Change, o.Key)
-		}
-		b.WriteString("\n")
-	}
+	writeChanges(&b, c)
 
 	if len(res.Warnings) > 0 {
 		b.WriteString("### Warnings\n\n")
@@ -128,6 +118,27 @@ func Body(d Describe, rec *recording.Recording, res *synth.Result, c *Change) (s
 		b.WriteString("3. Close everything else: add `--default-deny` and restart the workloads so their pods pick up the annotation.\n")
 	}
 	return b.String(), nil
+}
+
+// writeChanges writes the access changes and the changed objects.
+func writeChanges(b *bytes.Buffer, c *Change) {
+	if len(c.Access.Added)+len(c.Access.Removed) > 0 {
+		b.WriteString("### Access changes\n\n")
+		for _, g := range c.Access.Added {
+			fmt.Fprintf(b, "- granted: %s\n", markdownCell(g))
+		}
+		for _, g := range c.Access.Removed {
+			fmt.Fprintf(b, "- revoked: %s\n", markdownCell(g))
+		}
+		b.WriteString("\n")
+	}
+	if len(c.Objects) > 0 {
+		b.WriteString("### Changed objects\n\n")
+		for _, o := range c.Objects {
+			fmt.Fprintf(b, "- %s `%s`\n", o.Change, o.Key)
+		}
+		b.WriteString("\n")
+	}
 }
 
 type accessRow struct{ namespace, server, routes, clients string }
