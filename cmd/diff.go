@@ -236,10 +236,21 @@ func (o *diffOptions) readCluster(ctx context.Context, rec *recording.Recording,
 	if len(only) > 0 {
 		namespaces = slices.DeleteFunc(namespaces, func(ns string) bool { return !slices.Contains(only, ns) })
 	}
+	set, objs, err := o.kube.listPolicy(ctx, namespaces)
+	if err != nil || objs == nil {
+		return set, nil, err
+	}
+	return set, cluster.NewInventory(objs, cluster.Options{TrustDomain: o.trustDomain}), nil
+}
+
+// listPolicy reads the policy objects and the cluster objects of the
+// namespaces from the API server the kubeconfig flags select; none
+// without namespaces.
+func (k *kubeOptions) listPolicy(ctx context.Context, namespaces []string) (*policy.Set, *cluster.Objects, error) {
 	if len(namespaces) == 0 {
 		return &policy.Set{}, nil, nil
 	}
-	cfg, err := o.kube.restConfig()
+	cfg, err := k.restConfig()
 	if err != nil {
 		return nil, nil, err
 	}
@@ -259,7 +270,7 @@ func (o *diffOptions) readCluster(ctx context.Context, rec *recording.Recording,
 	if err != nil {
 		return nil, nil, err
 	}
-	return set, cluster.NewInventory(objs, cluster.Options{TrustDomain: o.trustDomain}), nil
+	return set, objs, nil
 }
 
 // restConfig is the client configuration the kubeconfig flags select, with

@@ -10,8 +10,6 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
-	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/kubernetes"
 
 	"github.com/cinchmesh/cinch/observe/cluster"
 	"github.com/cinchmesh/cinch/observe/prom"
@@ -223,28 +221,5 @@ func (o *statusOptions) readCluster(ctx context.Context, rec *recording.Recordin
 	if len(only) > 0 {
 		namespaces = only
 	}
-	if len(namespaces) == 0 {
-		return &policy.Set{}, nil, nil
-	}
-	cfg, err := o.diff.kube.restConfig()
-	if err != nil {
-		return nil, nil, err
-	}
-	dyn, err := dynamic.NewForConfig(cfg)
-	if err != nil {
-		return nil, nil, fmt.Errorf("kubeconfig: %w", err)
-	}
-	cs, err := kubernetes.NewForConfig(cfg)
-	if err != nil {
-		return nil, nil, fmt.Errorf("kubeconfig: %w", err)
-	}
-	set, err := diff.ListPolicy(ctx, dyn, namespaces)
-	if err != nil {
-		return nil, nil, err
-	}
-	objs, err := cluster.List(ctx, cs, namespaces)
-	if err != nil {
-		return nil, nil, err
-	}
-	return set, objs, nil
+	return o.diff.kube.listPolicy(ctx, namespaces)
 }

@@ -79,27 +79,8 @@ func Hits(ctx context.Context, c *Client, opts Options) ([]Hit, HitStats, error)
 	if err != nil {
 		return nil, h.stats(), err
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var wg sync.WaitGroup
-	errs := make(chan error, len(counts))
-	for _, s := range counts {
-		ns := s.Labels["namespace"]
-		if ns == "" {
-			continue
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := h.namespace(ctx, ns); err != nil {
-				errs <- fmt.Errorf("namespace %s: %w", ns, err)
-				cancel()
-			}
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	if err := <-errs; err != nil {
+	err = perNamespace(ctx, counts, func(ctx context.Context, ns string, _ float64) error { return h.namespace(ctx, ns) })
+	if err != nil {
 		return nil, h.stats(), err
 	}
 	out := make([]Hit, 0, len(h.byKey))

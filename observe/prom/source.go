@@ -90,33 +90,16 @@ func Record(ctx context.Context, c *Client, opts Options) (*recording.Recording,
 	if err != nil {
 		return nil, r.stats, err
 	}
-	// The first failure stops the other namespaces' queries.
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var wg sync.WaitGroup
-	errs := make(chan error, len(counts))
-	for _, s := range counts {
-		ns := s.Labels["namespace"]
-		if ns == "" {
-			continue
-		}
-		if s.Value > float64(opts.SeriesLimit) {
+	err = perNamespace(ctx, counts, func(ctx context.Context, ns string, series float64) error {
+		split := series > float64(opts.SeriesLimit)
+		if split {
 			r.mu.Lock()
 			r.stats.Split = append(r.stats.Split, ns)
 			r.mu.Unlock()
 		}
-		wg.Add(1)
-		go func(ns string, split bool) {
-			defer wg.Done()
-			if err := r.namespace(ctx, ns, split); err != nil {
-				errs <- fmt.Errorf("namespace %s: %w", ns, err)
-				cancel()
-			}
-		}(ns, s.Value > float64(opts.SeriesLimit))
-	}
-	wg.Wait()
-	close(errs)
-	if err := <-errs; err != nil {
+		return r.namespace(ctx, ns, split)
+	})
+	if err != nil {
 		return nil, r.stats, err
 	}
 	slices.Sort(r.stats.Split)
@@ -133,6 +116,33 @@ func Record(ctx context.Context, c *Client, opts Options) (*recording.Recording,
 	}}
 	rec.Normalize()
 	return rec, r.stats, nil
+}
+
+// perNamespace calls f for every namespace of a count by namespace, all at
+// once (the client bounds the queries in flight); the first failure stops
+// the others.
+func perNamespace(ctx context.Context, counts []Sample, f func(ctx context.Context, ns string, series float64) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	errs := make(chan error, len(counts))
+	for _, s := range counts {
+		ns := s.Labels["namespace"]
+		if ns == "" {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := f(ctx, ns, s.Value); err != nil {
+				errs <- fmt.Errorf("namespace %s: %w", ns, err)
+				cancel()
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	return <-errs
 }
 
 type run struct {

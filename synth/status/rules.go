@@ -49,18 +49,10 @@ func (r *run) rules(from, to stage.Stage, ports []portKey) []Blocker {
 // auditOnly: requests only the audit fallback admitted, which the policy
 // in force still does not grant, would be denied once enforced.
 func (r *run) auditOnly(ports []portKey) []Blocker {
-	var hits []Hit
-	for _, k := range ports {
-		for _, h := range r.hits[k] {
-			if h.Kind == HitAudit && !h.Resolved {
-				hits = append(hits, h)
-			}
-		}
-	}
+	hits := r.hitsOf(ports, func(h *Hit) bool { return h.Kind == HitAudit && !h.Resolved })
 	if len(hits) == 0 {
 		return nil
 	}
-	slices.SortFunc(hits, compareHits)
 	return []Blocker{{Rule: RuleAuditOnly, Hits: hits,
 		Message: fmt.Sprintf("%s admitted only by audit mode during the window (%s): enforcing would deny them; grant them (cinch pr --next) or confirm they must stop",
 			requests(hits), clients(hits))}}
@@ -69,21 +61,27 @@ func (r *run) auditOnly(ports []portKey) []Blocker {
 // denied: requests the enforced policy denied during the window are
 // traffic someone still sends; tightening further would hide them.
 func (r *run) denied(ports []portKey) []Blocker {
-	var hits []Hit
-	for _, k := range ports {
-		for _, h := range r.hits[k] {
-			if h.Kind == HitDenied {
-				hits = append(hits, h)
-			}
-		}
-	}
+	hits := r.hitsOf(ports, func(h *Hit) bool { return h.Kind == HitDenied })
 	if len(hits) == 0 {
 		return nil
 	}
-	slices.SortFunc(hits, compareHits)
 	return []Blocker{{Rule: RuleDenied, Hits: hits,
 		Message: fmt.Sprintf("%s denied by the enforced policy during the window (%s): grant them if they are wanted, or make them stop, before tightening further",
 			requests(hits), clients(hits))}}
+}
+
+// hitsOf lists the ports' hits that keep says, sorted.
+func (r *run) hitsOf(ports []portKey, keep func(*Hit) bool) []Hit {
+	var hits []Hit
+	for _, k := range ports {
+		for i := range r.hits[k] {
+			if keep(&r.hits[k][i]) {
+				hits = append(hits, r.hits[k][i])
+			}
+		}
+	}
+	slices.SortFunc(hits, compareHits)
+	return hits
 }
 
 // window: evidence shorter than the clean period cannot show it clean.

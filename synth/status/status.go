@@ -360,7 +360,7 @@ func (r *run) port(k portKey) *Port {
 
 // identity is the client's mesh identity, "" when unknown or unmeshed.
 func (r *run) identity(client recording.PeerID) string {
-	if id, ok := strings.CutPrefix(string(client), "identity:"); ok {
+	if id, ok := client.Identity(); ok {
 		return id
 	}
 	if w := r.workloads[client]; w != nil {
