@@ -3,7 +3,7 @@ GO ?= go
 BIN := bin/cinch
 DEMO := .demo
 
-.PHONY: all build test lint bench fuzz e2e demo docs clean
+.PHONY: all build test lint bench fuzz e2e demo demo-data docs clean
 
 all: lint test
 
@@ -47,13 +47,19 @@ e2e:
 	$(GO) vet -tags e2e ./fixtures/...
 	CINCH_E2E=1 $(GO) test -tags e2e -count=1 -timeout 30m ./fixtures/e2e/... ./fixtures/kubeapi/...
 
-# Generate the bundled shop scenario, record it, show the graph, synthesize policy and diff it.
+# Record the bundled shop scenario (demo/, generated from fixtures/scenarios/shop.yaml; a
+# test fails when it is stale), show the graph, synthesize policy and diff it.
 demo: build
-	$(GO) run ./fixtures/gen -scenario fixtures/scenarios/shop.yaml -out $(DEMO)
-	$(BIN) observe --from-file $(DEMO)/shop.tap.json --cluster-file $(DEMO)/shop.cluster.yaml -o $(DEMO)/shop.recording.yaml
+	@mkdir -p $(DEMO)
+	$(BIN) observe --from-file demo/shop.tap.json.gz --cluster-file demo/shop.cluster.yaml -o $(DEMO)/shop.recording.yaml
 	$(BIN) graph show $(DEMO)/shop.recording.yaml
 	$(BIN) synth $(DEMO)/shop.recording.yaml --level serviceaccount -o $(DEMO)/policy
 	$(BIN) diff $(DEMO)/shop.recording.yaml --policy $(DEMO)/policy -o table
+
+# Regenerate the bundled demo data from the shop scenario.
+demo-data:
+	$(GO) run ./fixtures/gen -scenario fixtures/scenarios/shop.yaml -out $(DEMO)/gen -gzip
+	cp $(DEMO)/gen/shop.tap.json.gz $(DEMO)/gen/shop.cluster.yaml demo/
 
 # Regenerate the command reference under docs/reference.
 docs:

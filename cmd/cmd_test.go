@@ -16,7 +16,11 @@ import (
 // names: a test that wants an API server passes --kubeconfig.
 func TestMain(m *testing.M) {
 	os.Setenv("KUBECONFIG", filepath.Join(os.TempDir(), "cinch-test-no-kubeconfig"))
-	os.Exit(m.Run())
+	code := m.Run()
+	if binDir != "" {
+		os.RemoveAll(binDir)
+	}
+	os.Exit(code)
 }
 
 func run(t *testing.T, stdin string, args ...string) (stdout, stderr string, err error) {

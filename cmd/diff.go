@@ -2,18 +2,17 @@ package cmd
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/netip"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/cinchmesh/cinch/observe/cluster"
@@ -34,6 +33,7 @@ type diffOptions struct {
 	trustDomain     string
 	controlPlaneNS  string
 	liveCheck       bool
+	allowAudit      bool
 	failOnAudit     bool
 }
 
@@ -47,7 +47,9 @@ func (o *diffOptions) addFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.trustDomain, "trust-domain", "", "mesh trust domain (default: read from the recording's identities, else cluster.local)")
 	fs.StringVar(&o.controlPlaneNS, "control-plane-namespace", "", "Linkerd's namespace, part of mesh identities (default: read from the recording's identities, else linkerd)")
 	fs.BoolVar(&o.liveCheck, "live-check", false, "compare the evaluator's decisions with the live decision labels in the recording; meaningful when the policy given was live while recording (default: on with --cluster)")
-	fs.BoolVar(&o.failOnAudit, "fail-on-audit", false, "exit 1 also when observed traffic is admitted only by audit mode (it would be denied when enforced)")
+	fs.BoolVar(&o.allowAudit, "allow-audit", false, "exit 0 when observed traffic is admitted only by audit mode (by default that exits 1: it is denied once enforced); for checking an audit-mode rollout")
+	fs.BoolVar(&o.failOnAudit, "fail-on-audit", false, "")
+	_ = fs.MarkDeprecated("fail-on-audit", "traffic only audit mode admits exits 1 by default now; --allow-audit gives the old default")
 }
 
 func diffFormats() []string {
@@ -80,7 +82,8 @@ the way Linkerd's proxies decide, and report:
 The policy comes from manifests (--policy) or from the cluster (--cluster). The workloads it
 applies to (labels, ports, probes, default-inbound-policy annotations) come from the
 recording, or from --cluster-file or the cluster. Exit code 1 when observed traffic would be
-denied, so CI can gate on it. See docs/diff.md.`,
+denied, now or once enforced (traffic only audit mode admits; --allow-audit accepts that), so
+CI can gate on it. See docs/diff.md.`,
 		Example: `  cinch diff week.yaml --policy policy/
   cinch synth week.yaml --level route | cinch diff week.yaml --policy - -o markdown
   cinch diff week.yaml --cluster --context prod -o json
@@ -179,14 +182,24 @@ func (o *diffOptions) run(ctx context.Context, s Streams, args []string, opts di
 	if err := print(s.Out, rep); err != nil {
 		return err
 	}
-	sum := &rep.Summary
-	switch {
-	case sum.Denied.Tuples > 0:
-		return &FindingsError{Err: fmt.Errorf("the policy would deny observed traffic: %s", sum.Denied)}
-	case o.failOnAudit && sum.Audit.Tuples > 0:
-		return &FindingsError{Err: fmt.Errorf("observed traffic is admitted only by audit mode and would be denied when enforced: %s", sum.Audit)}
+	return findings(&rep.Summary, o.allowAudit)
+}
+
+// findings is the error for a diff's summary: traffic the policy denies
+// today, and traffic only audit mode admits (denied once enforced), each
+// said separately; the latter is not a finding with allowAudit.
+func findings(sum *diff.Summary, allowAudit bool) error {
+	var found []string
+	if sum.Denied.Tuples > 0 {
+		found = append(found, fmt.Sprintf("the policy would deny observed traffic: %s", sum.Denied))
 	}
-	return nil
+	if !allowAudit && sum.Audit.Tuples > 0 {
+		found = append(found, fmt.Sprintf("observed traffic is admitted only by audit mode and would be denied when enforced: %s (--allow-audit accepts it)", sum.Audit))
+	}
+	if len(found) == 0 {
+		return nil
+	}
+	return &FindingsError{Err: errors.New(strings.Join(found, "; "))}
 }
 
 // evalOptions checks the flags that describe the Linkerd installation.
@@ -271,19 +284,4 @@ func (k *kubeOptions) listPolicy(ctx context.Context, namespaces []string) (*pol
 		return nil, nil, err
 	}
 	return set, objs, nil
-}
-
-// restConfig is the client configuration the kubeconfig flags select, with
-// requests bounded by --request-timeout, or a minute.
-func (k *kubeOptions) restConfig() (*rest.Config, error) {
-	rules := clientcmd.NewDefaultClientConfigLoadingRules()
-	rules.ExplicitPath = k.kubeconfig
-	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &k.overrides).ClientConfig()
-	if err != nil {
-		return nil, fmt.Errorf("kubeconfig: %w", err)
-	}
-	if cfg.Timeout == 0 {
-		cfg.Timeout = time.Minute
-	}
-	return cfg, nil
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/cinchmesh/cinch/observe/graphprint"
 	"github.com/cinchmesh/cinch/observe/recording"
+	"github.com/cinchmesh/cinch/observe/tapstream"
 )
 
 func newGraphCommand(s Streams) *cobra.Command {
@@ -34,6 +35,11 @@ func readRecordings(s Streams, names []string, limits recording.Limits) (*record
 	recs := make([]*recording.Recording, 0, len(names))
 	for _, n := range names {
 		r, err := recording.ReadFile(n, s.In)
+		if err != nil && n != "-" {
+			if format, ok := tapstream.IsTapOutput(n); ok {
+				return nil, usageErrorf("%s is tap output (%s format), not a recording: run cinch observe first (cinch observe --from-file %s --cluster-file CLUSTER.yaml -o recording.yaml), then use recording.yaml", n, format, n)
+			}
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -91,6 +97,9 @@ merge(merge(a, b), c). When a per-edge limit is exceeded, the routes and source 
 with the most requests are kept and the rest counted as overflow.`,
 		Example: `  cinch graph merge monday.yaml tuesday.yaml -o week.yaml`,
 		RunE: func(_ *cobra.Command, args []string) error {
+			if err := recording.CheckWritable(output); err != nil {
+				return fmt.Errorf("-o: %w", err)
+			}
 			rec, err := readRecordings(s, args, limits)
 			if err != nil {
 				return err

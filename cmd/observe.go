@@ -1,6 +1,7 @@
 package cmd
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -18,21 +19,21 @@ import (
 )
 
 type observeOptions struct {
-	kube        kubeOptions
-	duration    time.Duration
-	fromFiles   []string
-	format      string
-	clusterFile string
-	trustDomain string
-	output      string
-	keepGoing   bool
-	start, end  string
-	maxRPS      float64
-	limits      recording.Limits
-	appendTo    bool
-	keepQuery   bool
-	redact      bool
-	prom        promOptions
+	kube         kubeOptions
+	duration     time.Duration
+	fromFiles    []string
+	format       string
+	clusterFiles []string
+	trustDomain  string
+	output       string
+	keepGoing    bool
+	start, end   string
+	maxRPS       float64
+	limits       recording.Limits
+	appendTo     bool
+	keepQuery    bool
+	redact       bool
+	prom         promOptions
 
 	// Live targets.
 	selector      string
@@ -44,7 +45,7 @@ type observeOptions struct {
 func (o *observeOptions) addFlags(fs *pflag.FlagSet) {
 	fs.StringArrayVar(&o.fromFiles, "from-file", nil, "saved tap output to record (raw stream, the JSON or the text output of linkerd viz tap; gzip is read transparently; - is stdin); repeatable")
 	fs.StringVar(&o.format, "format", "", "force the input format (raw, json, text) instead of detecting it")
-	fs.StringVar(&o.clusterFile, "cluster-file", "", "cluster objects as YAML (kubectl get -o yaml output or manifests) to name addresses and enrich workloads")
+	fs.StringArrayVar(&o.clusterFiles, "cluster-file", nil, "cluster objects as YAML (kubectl get -o yaml output or manifests) to name addresses and enrich workloads (default: read from the kube context when it answers); repeatable, merged")
 	fs.StringVar(&o.trustDomain, "trust-domain", recording.DefaultTrustDomain, "mesh trust domain, for identities derived from --cluster-file")
 	fs.StringVarP(&o.output, "output", "o", "-", "recording to write (.json for JSON, YAML otherwise; - for stdout); written atomically")
 	fs.BoolVar(&o.keepGoing, "keep-going", false, "on bad input, keep what was recorded up to the error, note it in the window and go on with the next file (the exit code is still 3)")
@@ -102,13 +103,16 @@ it with tap recordings ('cinch graph merge') for routes. See docs/metrics.md.
 			if o.redact && o.keepQuery {
 				return usageErrorf("--redact writes route templates, which have no query strings: drop --keep-query")
 			}
+			if err := recording.CheckWritable(o.output); err != nil {
+				return fmt.Errorf("-o: %w (checked before recording)", err)
+			}
 			if o.prom.url != "" {
 				return o.runProm(c, s, args)
 			}
 			if len(args) > 0 || o.allNamespaces {
 				return o.runLive(c, s, args)
 			}
-			opts, err := o.validate(s)
+			opts, err := o.validate(c.Context(), s)
 			if err != nil {
 				return err
 			}
@@ -121,7 +125,7 @@ it with tap recordings ('cinch graph merge') for routes. See docs/metrics.md.
 	return c
 }
 
-func (o *observeOptions) validate(s Streams) (replay.Options, error) {
+func (o *observeOptions) validate(ctx context.Context, s Streams) (replay.Options, error) {
 	opts := replay.Options{Limits: o.limits, KeepQuery: o.keepQuery, KeepGoing: o.keepGoing, MaxRPS: o.maxRPS, Stdin: s.In}
 	if len(o.fromFiles) == 0 {
 		return opts, usageErrorf("name tap targets (deploy/web, ns/emojivoto) or give --from-file")
@@ -148,14 +152,31 @@ func (o *observeOptions) validate(s Streams) (replay.Options, error) {
 	if opts.Start != nil && opts.End != nil && opts.End.Before(*opts.Start) {
 		return opts, usageErrorf("--window-end is before --window-start")
 	}
-	if o.clusterFile != "" {
-		objs, err := cluster.ReadFile(o.clusterFile)
-		if err != nil {
-			return opts, fmt.Errorf("--cluster-file: %w", err)
-		}
+	objs, err := o.fileClusterObjects(ctx, s)
+	if err != nil {
+		return opts, err
+	}
+	if objs != nil {
 		opts.Inventory = cluster.NewInventory(objs, cluster.Options{TrustDomain: o.trustDomain})
 	}
 	return opts, nil
+}
+
+// fileClusterObjects reads the cluster objects that name the workloads of
+// saved tap output: --cluster-file, else every namespace of the kube
+// context when it answers (said on stderr), else none, with a warning
+// that says what the recording will lack and how to supply it.
+func (o *observeOptions) fileClusterObjects(ctx context.Context, s Streams) (*cluster.Objects, error) {
+	if len(o.clusterFiles) > 0 {
+		return readClusterFiles(o.clusterFiles)
+	}
+	objs, context, err := o.kube.contextObjects(ctx, nil)
+	if err != nil {
+		fmt.Fprintf(s.Err, "warning: no cluster objects (%v): the recording will have no pod labels (and text output no workload names), which synth needs to select servers; %v\n", err, errNoClusterObjects)
+		return nil, nil
+	}
+	fmt.Fprintf(s.Err, "no --cluster-file: naming workloads from kube context %q (%d pods in %d namespaces, as they are now)\n", context, len(objs.Pods), len(objs.Namespaces))
+	return objs, nil
 }
 
 func (o *observeOptions) validateLimits() error {
@@ -222,6 +243,14 @@ func (o *observeOptions) run(c *cobra.Command, s Streams, opts replay.Options) e
 	}
 	if werr := o.write(s, base, rec); werr != nil {
 		return errors.Join(err, fmt.Errorf("write %s: %w", o.output, werr))
+	}
+	var stopped *replay.InterruptedError
+	if errors.As(err, &stopped) {
+		where := o.output
+		if where == "-" {
+			where = "the recording written"
+		}
+		return &InterruptedError{Err: fmt.Errorf("%w: %s holds what was read, its window marked interrupted", err, where)}
 	}
 	if err != nil && o.output != "-" {
 		return fmt.Errorf("%w (what was read before each error is in %s)", err, o.output)

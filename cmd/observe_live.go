@@ -112,12 +112,8 @@ func (o *observeOptions) validateLive(args []string) ([]tapapi.Target, labels.Se
 // when given, else the targets' namespaces (every namespace with -A)
 // through the API server.
 func (o *observeOptions) clusterObjects(ctx context.Context, kc *kubeClients, targets []tapapi.Target) (*cluster.Objects, error) {
-	if o.clusterFile != "" {
-		objs, err := cluster.ReadFile(o.clusterFile)
-		if err != nil {
-			return nil, fmt.Errorf("--cluster-file: %w", err)
-		}
-		return objs, nil
+	if len(o.clusterFiles) > 0 {
+		return readClusterFiles(o.clusterFiles)
 	}
 	var namespaces []string
 	if !o.allNamespaces {
@@ -190,7 +186,7 @@ func (o *observeOptions) tapParams(kc *kubeClients, objs *cluster.Objects, targe
 		case tappable > 0:
 		case o.allNamespaces:
 			continue // a kind this namespace does not run
-		case o.clusterFile != "":
+		case len(o.clusterFiles) > 0:
 			// The file may hold only part of the cluster: let tap decide.
 		case selected == 0:
 			return nil, fmt.Errorf("%s: no running pods (check the name, -n and -l)", describeTarget(q))

@@ -14,7 +14,6 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
-	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/cinchmesh/cinch/observe/cluster"
 	"github.com/cinchmesh/cinch/observe/prom"
@@ -144,16 +143,13 @@ func (o *observeOptions) runProm(c *cobra.Command, s Streams, args []string) err
 // identities, and a note says so.
 func (o *observeOptions) promNaming(s Streams) (prom.Naming, error) {
 	naming := prom.Naming{AllNamespaces: o.allNamespaces, TrustDomain: o.trustDomain, Limits: o.limits}
-	if o.clusterFile != "" {
-		objs, err := cluster.ReadFile(o.clusterFile)
-		if err != nil {
-			return naming, fmt.Errorf("--cluster-file: %w", err)
-		}
+	if len(o.clusterFiles) > 0 {
+		objs, err := readClusterFiles(o.clusterFiles)
 		naming.Objects = objs
-		return naming, nil
+		return naming, err
 	}
 	kc, err := o.kube.connect()
-	if clientcmd.IsEmptyConfig(errors.Unwrap(err)) {
+	if errors.Is(err, errNoKubeconfig) {
 		fmt.Fprintln(s.Err, "note: no kubeconfig, so clients stay mesh identities and workloads have no labels: give --cluster-file or a kube context to name them")
 		return naming, nil
 	}

@@ -42,7 +42,7 @@ alone. Re-running on the same recordings changes nothing and commits nothing.`,
 			if filepath.IsAbs(o.path) || o.path == "" {
 				return usageErrorf("--path %q: want a directory relative to the repository", o.path)
 			}
-			rec, res, opts, err := o.synth.synthesize(s, args)
+			rec, res, opts, err := o.synth.synthesize(c.Context(), s, args)
 			if err != nil {
 				return err
 			}
@@ -62,6 +62,7 @@ alone. Re-running on the same recordings changes nothing and commits nothing.`,
 		},
 	}
 	o.synth.addFlags(c.Flags())
+	o.synth.addKubeFlags(c.Flags())
 	c.Flags().StringVar(&o.repo, "repo", "", "the GitOps checkout (a git work tree) to write into")
 	c.Flags().StringVar(&o.path, "path", "linkerd-policy", "directory of the policy inside the repository")
 	c.Flags().StringVar(&o.branch, "branch", "", "branch to create (default cinch/<level>-<date>)")

@@ -34,7 +34,10 @@ nothing from the network and runs no scripts.`,
 			if src.fromCluster && len(src.policies) > 0 {
 				return usageErrorf("give --policy PATH or --cluster, not both")
 			}
-			rec, res, opts, err := o.synthesize(s, args)
+			if err := recording.CheckWritable(output); err != nil {
+				return fmt.Errorf("-o: %w", err)
+			}
+			rec, res, opts, err := o.synthesize(c.Context(), s, args)
 			if err != nil {
 				return err
 			}
@@ -75,6 +78,7 @@ nothing from the network and runs no scripts.`,
 		},
 	}
 	o.addFlags(c.Flags())
+	o.kube = &src.kube
 	c.Flags().StringVarP(&output, "output", "o", "-", "the HTML file to write (- for stdout)")
 	c.Flags().StringArrayVar(&src.policies, "policy", nil, "review these policy manifests (files or directories; repeatable) instead of the synthesized policy")
 	c.Flags().BoolVar(&src.fromCluster, "cluster", false, "review the policy in the cluster (the kubeconfig flags select it) instead of the synthesized policy")

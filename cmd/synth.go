@@ -1,13 +1,18 @@
 package cmd
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/cinchmesh/cinch/observe/cluster"
 	"github.com/cinchmesh/cinch/observe/recording"
 	"github.com/cinchmesh/cinch/synth"
 	"github.com/cinchmesh/cinch/synth/routes"
@@ -28,6 +33,11 @@ type synthOptions struct {
 	grantDenied     bool
 	minCoverage     float64
 	routes          routes.Options
+	clusterFiles    []string
+	trustDomain     string
+	// kube selects the kube context cluster objects are read from when
+	// the recording lacks them and no --cluster-file is given.
+	kube *kubeOptions
 }
 
 func (o *synthOptions) addFlags(fs *pflag.FlagSet) {
@@ -43,9 +53,21 @@ func (o *synthOptions) addFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.clusterDomain, "cluster-domain", "cluster.local", "cluster domain, for ServiceProfile names")
 	fs.Float64Var(&o.minCoverage, "min-coverage", 0, "route level: keep server ports whose estimated coverage (1 - share of requests on routes seen once) is below this at service-account level (0: never)")
 	fs.BoolVar(&o.grantDenied, "grant-denied", false, "also grant clients whose every request the policy in force denied (seen in metrics recordings); by default they stay denied")
+	fs.StringArrayVar(&o.clusterFiles, "cluster-file", nil, "cluster objects as YAML (kubectl get -o yaml output or manifests) for servers the recording has no pod labels for (default: read them from the kube context when it answers); repeatable, merged")
+	fs.StringVar(&o.trustDomain, "trust-domain", recording.DefaultTrustDomain, "mesh trust domain, for identities derived from cluster objects")
 	d := routes.DefaultOptions()
 	fs.IntVar(&o.routes.MinDistinct, "route-min-distinct", d.MinDistinct, "route level: how many different literal values one path segment must show before it becomes a parameter (docs/route-inference.md)")
 	fs.IntVar(&o.routes.HexMinLength, "route-hex-min-length", d.HexMinLength, "route level: the shortest run of hex digits taken for an id")
+}
+
+// addKubeFlags binds kubectl's kubeconfig flags except -n, which is
+// synth's own (the namespaces of the servers to write policy for).
+func (o *synthOptions) addKubeFlags(fs *pflag.FlagSet) {
+	o.kube = &kubeOptions{}
+	fs.StringVar(&o.kube.kubeconfig, "kubeconfig", "", "path to the kubeconfig file (default: $KUBECONFIG or ~/.kube/config)")
+	flags := clientcmd.RecommendedConfigOverrideFlags("")
+	flags.ContextOverrideFlags.Namespace.LongName = ""
+	clientcmd.BindOverrideFlags(&o.kube.overrides, fs, flags)
 }
 
 func newSynthCommand(s Streams) *cobra.Command {
@@ -71,7 +93,7 @@ watch the audit logs, then --mode enforce, then --default-deny. See docs/synth.m
   cinch synth booksapp.yaml --level serviceaccount --mode enforce -o policy/
   cinch synth monday.yaml tuesday.yaml --level route --service-profiles -o policy/`,
 		RunE: func(c *cobra.Command, args []string) error {
-			_, res, _, err := o.synthesize(s, args)
+			_, res, _, err := o.synthesize(c.Context(), s, args)
 			if err != nil {
 				return err
 			}
@@ -93,6 +115,7 @@ watch the audit logs, then --mode enforce, then --default-deny. See docs/synth.m
 		},
 	}
 	o.addFlags(c.Flags())
+	o.addKubeFlags(c.Flags())
 	c.Flags().StringVarP(&o.output, "output", "o", "-", "where to write: - for one YAML stream on stdout, or a directory (one folder per namespace, one file per workload, a kustomization.yaml)")
 	return c
 }
@@ -105,7 +128,7 @@ func countFiles(res *synth.Result) int {
 
 // synthesize validates the flags, reads and merges the recordings, and
 // synthesizes them.
-func (o *synthOptions) synthesize(s Streams, args []string) (*recording.Recording, *synth.Result, synth.Options, error) {
+func (o *synthOptions) synthesize(ctx context.Context, s Streams, args []string) (*recording.Recording, *synth.Result, synth.Options, error) {
 	opts, err := o.validate()
 	if err != nil {
 		return nil, nil, opts, err
@@ -114,8 +137,79 @@ func (o *synthOptions) synthesize(s Streams, args []string) (*recording.Recordin
 	if err != nil {
 		return nil, nil, opts, err
 	}
+	rec, why, err := o.complete(ctx, s, rec, opts)
+	if err != nil {
+		return nil, nil, opts, err
+	}
 	res, err := synth.Synthesize(rec, opts)
+	var unselectable *synth.UnselectableError
+	if errors.As(err, &unselectable) {
+		return nil, nil, opts, fmt.Errorf("%w.\n%s", err, unselectableAdvice(unselectable, len(o.clusterFiles) > 0, why))
+	}
 	return rec, res, opts, err
+}
+
+// unselectableAdvice says how to give a synthesis that could select no
+// server what it lacks: why is the reason the kube context was not used.
+func unselectableAdvice(e *synth.UnselectableError, files bool, why error) string {
+	var advice []string
+	switch {
+	case len(e.Unlabeled) > 0 && why != nil:
+		advice = append(advice, fmt.Sprintf("%v (%v)", errNoClusterObjects, why))
+	case len(e.Unlabeled) > 0 && files:
+		advice = append(advice, "the --cluster-file objects do not hold these workloads: give the objects of the cluster the traffic was recorded in")
+	case len(e.Unlabeled) > 0:
+		advice = append(advice, "the kube context's objects do not hold these workloads: give the objects of the cluster the traffic was recorded in with --cluster-file FILE")
+	}
+	if len(e.Addresses) > 0 {
+		advice = append(advice, "addresses are named when the tap output is recorded: run cinch observe --from-file again with --cluster-file FILE (kubectl get pods,rs,deploy,sts,ds,svc,nodes,ns -A -o yaml > FILE, taken while the pods ran) or where the kube context reaches the cluster")
+	}
+	return strings.Join(advice, "\n")
+}
+
+// complete gives the recording's server workloads the cluster objects it
+// lacks (pod labels, ports, probes), from --cluster-file or, without it,
+// from the kube context when that answers. It returns why the kube context
+// was not used when it was needed, so a failing synthesis can say so.
+func (o *synthOptions) complete(ctx context.Context, s Streams, rec *recording.Recording, opts synth.Options) (*recording.Recording, error, error) {
+	if len(o.clusterFiles) > 0 {
+		objs, err := readClusterFiles(o.clusterFiles)
+		if err != nil {
+			return nil, nil, err
+		}
+		return cluster.NewInventory(objs, cluster.Options{TrustDomain: o.trustDomain}).Enrich(rec, recording.DefaultLimits), nil, nil
+	}
+	missing := synth.Unlabeled(rec, opts)
+	if len(missing) == 0 {
+		return rec, nil, nil
+	}
+	var namespaces []string
+	for _, w := range missing {
+		namespaces = append(namespaces, w.Namespace)
+	}
+	kube := o.kube
+	if kube == nil {
+		kube = &kubeOptions{}
+	}
+	objs, context, err := kube.contextObjects(ctx, namespaces)
+	if err != nil {
+		return rec, err, nil
+	}
+	fmt.Fprintf(s.Err, "the recording has no pod labels for %d servers: reading the cluster objects of namespace %s from kube context %q\n", len(missing), strings.Join(slices.Compact(slices.Sorted(slices.Values(namespaces))), ", "), context)
+	return cluster.NewInventory(objs, cluster.Options{TrustDomain: o.trustDomain}).Enrich(rec, recording.DefaultLimits), nil, nil
+}
+
+// readClusterFiles reads and merges the objects of --cluster-file files.
+func readClusterFiles(names []string) (*cluster.Objects, error) {
+	all := &cluster.Objects{}
+	for _, n := range names {
+		objs, err := cluster.ReadFile(n)
+		if err != nil {
+			return nil, fmt.Errorf("--cluster-file: %w", err)
+		}
+		all.Add(objs)
+	}
+	return all, nil
 }
 
 func (o *synthOptions) validate() (synth.Options, error) {

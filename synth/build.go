@@ -51,6 +51,11 @@ func Synthesize(rec *recording.Recording, opts Options) (*Result, error) {
 	ev := collect(rec, &opts)
 	grants := decide(ev, &opts)
 	res := emit(ev, grants, &opts)
+	if len(res.Units) == 0 {
+		if err := unselectable(rec, &opts); err != nil {
+			return nil, err
+		}
+	}
 	wide, err := validate(res, &opts)
 	if err != nil {
 		return nil, err

@@ -99,7 +99,7 @@ func decidePort(sp *serverPort, ev *evidence, opts *Options) *portGrant {
 		g.templates = templates
 	}
 	if !g.selectable {
-		g.warn("%s port %d: no pod labels known, so no Server can select it; record with cluster access or --cluster-file", sp.Server, sp.Port)
+		g.warn("%s port %d: no pod labels known, so no Server can select it; give --cluster-file, or run where the kube context reaches the cluster", sp.Server, sp.Port)
 		return g
 	}
 	if sp.OutboundOnly {

@@ -219,3 +219,44 @@ func (o *Objects) DefaultDeny() []string {
 	slices.Sort(out)
 	return out
 }
+
+// Add merges other's objects into o, as when objects come from several
+// files (one per namespace, say). An object both hold (same kind, namespace
+// and name) is taken from other, the later source.
+func (o *Objects) Add(other *Objects) {
+	o.Nodes = mergeObjects(o.Nodes, other.Nodes, func(n *corev1.Node) metav1.Object { return n })
+	o.Namespaces = mergeObjects(o.Namespaces, other.Namespaces, func(n *corev1.Namespace) metav1.Object { return n })
+	o.Pods = mergeObjects(o.Pods, other.Pods, func(p *corev1.Pod) metav1.Object { return p })
+	o.Services = mergeObjects(o.Services, other.Services, func(s *corev1.Service) metav1.Object { return s })
+	o.ReplicaSets = mergeObjects(o.ReplicaSets, other.ReplicaSets, func(r *appsv1.ReplicaSet) metav1.Object { return r })
+	o.Deployments = mergeObjects(o.Deployments, other.Deployments, func(d *appsv1.Deployment) metav1.Object { return d })
+	o.StatefulSets = mergeObjects(o.StatefulSets, other.StatefulSets, func(s *appsv1.StatefulSet) metav1.Object { return s })
+	o.DaemonSets = mergeObjects(o.DaemonSets, other.DaemonSets, func(d *appsv1.DaemonSet) metav1.Object { return d })
+	o.Jobs = mergeObjects(o.Jobs, other.Jobs, func(j *batchv1.Job) metav1.Object { return j })
+	o.CronJobs = mergeObjects(o.CronJobs, other.CronJobs, func(c *batchv1.CronJob) metav1.Object { return c })
+	o.Ignored += other.Ignored
+}
+
+// mergeObjects appends later to earlier, replacing the objects of earlier
+// that later holds too.
+func mergeObjects[T any](earlier, later []T, meta func(*T) metav1.Object) []T {
+	if len(earlier) == 0 {
+		return later
+	}
+	type key struct{ namespace, name string }
+	index := make(map[key]int, len(earlier))
+	for i := range earlier {
+		m := meta(&earlier[i])
+		index[key{m.GetNamespace(), m.GetName()}] = i
+	}
+	for _, obj := range later {
+		m := meta(&obj)
+		if i, ok := index[key{m.GetNamespace(), m.GetName()}]; ok {
+			earlier[i] = obj
+			continue
+		}
+		index[key{m.GetNamespace(), m.GetName()}] = len(earlier)
+		earlier = append(earlier, obj)
+	}
+	return earlier
+}

@@ -96,6 +96,12 @@ func (r *Recorder) EndWindow(warnings map[string]int, err error) {
 	clear(r.pending)
 }
 
+// Interrupt notes in the current window that reading it was interrupted,
+// and how far it got.
+func (r *Recorder) Interrupt(at string) {
+	r.cur.Interrupted = at
+}
+
 // AddGap notes in the current window that a stream was down.
 func (r *Recorder) AddGap(g recording.Gap) {
 	r.cur.Gaps = append(r.cur.Gaps, g)

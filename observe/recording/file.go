@@ -3,10 +3,13 @@ package recording
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 
 	"sigs.k8s.io/yaml"
@@ -66,10 +69,30 @@ func Decode(data []byte) (*Recording, error) {
 	dec.DisallowUnknownFields()
 	r := New()
 	if err := dec.Decode(r); err != nil {
-		return nil, err
+		return nil, locate(data, err)
 	}
 	r.Normalize()
 	return r, nil
+}
+
+// unknownField is how encoding/json names a field DisallowUnknownFields
+// refused.
+var unknownField = regexp.MustCompile(`^json: unknown field "(.*)"$`)
+
+// locate names the line of the original document an unknown field is on:
+// decoding goes through JSON, which loses the YAML's lines.
+func locate(data []byte, err error) error {
+	m := unknownField.FindStringSubmatch(err.Error())
+	if m == nil {
+		return err
+	}
+	key := regexp.MustCompile(`^\s*(- )?("` + regexp.QuoteMeta(m[1]) + `"|'` + regexp.QuoteMeta(m[1]) + `'|` + regexp.QuoteMeta(m[1]) + `)\s*:`)
+	for i, line := range bytes.Split(data, []byte("\n")) {
+		if key.Match(line) {
+			return fmt.Errorf("line %d: unknown field %q (not in %s %s: was this file written by a newer cinch, or edited?)", i+1, m[1], APIVersion, Kind)
+		}
+	}
+	return fmt.Errorf("unknown field %q (not in %s %s: was this file written by a newer cinch, or edited?)", m[1], APIVersion, Kind)
 }
 
 // ReadFile reads a recording; "-" reads stdin.
@@ -107,6 +130,31 @@ func WriteFile(name string, r *Recording, stdout io.Writer) error {
 		return err
 	}
 	return WriteAtomic(name, data)
+}
+
+// CheckWritable fails when name could not be written as WriteAtomic writes
+// it: a directory, or a file in a directory that does not exist or cannot
+// be written. Commands call it before reading their input, which can take
+// long, so a typo in -o fails at once. "-" (stdout) is always writable.
+func CheckWritable(name string) error {
+	if name == "-" {
+		return nil
+	}
+	if fi, err := os.Stat(name); err == nil && fi.IsDir() {
+		return fmt.Errorf("%s is a directory", name)
+	}
+	dir := filepath.Dir(name)
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(name)+".tmp-*")
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("%s: directory %s does not exist", name, dir)
+	case errors.Is(err, fs.ErrPermission):
+		return fmt.Errorf("%s: no permission to write in %s", name, dir)
+	case err != nil:
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	tmp.Close()
+	return os.Remove(tmp.Name())
 }
 
 // WriteAtomic writes data to name through a temporary file and a rename.

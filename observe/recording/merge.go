@@ -46,7 +46,7 @@ func compareWindows(a, b Window) int {
 		compareTimes(a.Start, b.Start), compareTimes(a.End, b.End),
 		cmp.Compare(a.Source, b.Source), cmp.Compare(a.Format, b.Format),
 		cmp.Compare(a.Events, b.Events), cmp.Compare(a.Requests, b.Requests),
-		cmp.Compare(a.Error, b.Error))
+		cmp.Compare(a.Error, b.Error), cmp.Compare(a.Interrupted, b.Interrupted))
 }
 
 func compareTimes(a, b *time.Time) int {

@@ -68,6 +68,9 @@ type Window struct {
 	// Error is set when reading stopped early (with --keep-going): what was
 	// read before it is in the recording.
 	Error string `json:"error,omitempty"`
+	// Interrupted is set when the replay of a file was interrupted (Ctrl-C)
+	// before its end: how far it got. The window holds only that part.
+	Interrupted string `json:"interrupted,omitempty"`
 	// Gaps are the stretches of a live window when a stream was down (a tap
 	// pod restart, an API server hiccup) before it was re-established.
 	Gaps []Gap `json:"gaps,omitempty"`

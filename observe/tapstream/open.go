@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+
+	"github.com/cinchmesh/cinch/observe/event"
 )
 
 // Source is an opened tap stream: its decoded bytes, detected format and
@@ -67,9 +69,12 @@ func sniff(name string, format Format, r io.Reader) (*Source, error) {
 	if bytes.HasPrefix(head, []byte{0x1f, 0x8b}) {
 		zr, err := gzip.NewReader(br)
 		if err != nil {
+			if e := gzipError(err); e != err {
+				return nil, fmt.Errorf("%s: %w", name, e)
+			}
 			return nil, fmt.Errorf("%s: gzip: %w", name, err)
 		}
-		br = bufio.NewReaderSize(zr, 64<<10)
+		br = bufio.NewReaderSize(gzipReader{zr}, 64<<10)
 	}
 	if format == "" {
 		head, err = br.Peek(512)
@@ -116,4 +121,46 @@ func looksRaw(head []byte) bool {
 	tag := head[4]
 	field, wire := tag>>3, tag&7
 	return field >= 1 && field <= 7 && (wire == 0 || wire == 2)
+}
+
+// ErrTruncatedGzip is the error of gzip input that ends before its
+// compressed stream does: a file copied or downloaded in part, or still
+// being written.
+var ErrTruncatedGzip = errors.New("gzip: the file is truncated (it ends inside the compressed stream: copied in part, or still being written)")
+
+// gzipReader says what a gzip stream's errors mean: the decoders would
+// report a truncated gzip as an unexpected end of their own format.
+type gzipReader struct{ r io.Reader }
+
+func (g gzipReader) Read(p []byte) (int, error) {
+	n, err := g.r.Read(p)
+	return n, gzipError(err)
+}
+
+func gzipError(err error) error {
+	switch {
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return ErrTruncatedGzip
+	case errors.Is(err, gzip.ErrChecksum), errors.Is(err, gzip.ErrHeader):
+		return fmt.Errorf("gzip: the file is corrupt: %w", err)
+	}
+	return err
+}
+
+// IsTapOutput says whether the file name holds tap output (gzip or not):
+// its format is detected and its first event decodes. Commands that read
+// other files use it to tell a user who gave tap output where a recording
+// belongs what to run first.
+func IsTapOutput(name string) (Format, bool) {
+	src, err := Open(name, "", nil)
+	if err != nil {
+		return "", false
+	}
+	defer src.Close()
+	dec, err := NewDecoder(src.Format, src.R, event.NewInterner(64))
+	if err != nil {
+		return "", false
+	}
+	var ev event.Event
+	return src.Format, dec.Next(&ev) == nil
 }
