@@ -59,6 +59,7 @@ Start by recording saved tap output:
 		newReportCommand(s),
 		newDiffCommand(s),
 		newExplainCommand(s),
+		newAlertsCommand(s),
 		newStatusCommand(s),
 		newGraphCommand(s),
 		newDocsCommand(),

@@ -276,7 +276,8 @@ func deniedRule(kind alertKind, namespaces []string, severity string, fresh bool
 	}
 	expr := fmt.Sprintf("sum by (%s) (increase(%s{%s}[%s])) > %g", strings.Join(groupBy(kind), ", "), metric,
 		namespaceMatcher(namespaces), duration(opts.Window), opts.Threshold)
-	step := "The namespace has been enforcing for longer than " + duration(opts.Fresh) + "."
+	step := "The namespace has no fresh enforce step (it has enforced for longer than " + duration(opts.Fresh) +
+		", is in audit mode, or has policy cinch did not write)."
 	if fresh {
 		step = "The namespace's enforce step is fresh (younger than " + duration(opts.Fresh) + "): this is likely traffic the recording missed, and it is failing now."
 	}
