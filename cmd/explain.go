@@ -37,7 +37,7 @@ type explainOptions struct {
 	clusterNetworks []string
 	trustDomain     string
 	controlPlaneNS  string
-	failOnAudit     bool
+	allowAudit      bool
 }
 
 func (o *explainOptions) addFlags(fs *pflag.FlagSet) {
@@ -56,7 +56,7 @@ func (o *explainOptions) addFlags(fs *pflag.FlagSet) {
 	fs.StringSliceVar(&o.clusterNetworks, "cluster-networks", nil, "the cluster's pod networks (the clusterNetworks chart value; default 10.0.0.0/8,100.64.0.0/10,172.16.0.0/12,192.168.0.0/16,fd00::/8)")
 	fs.StringVar(&o.trustDomain, "trust-domain", "", "mesh trust domain (default cluster.local)")
 	fs.StringVar(&o.controlPlaneNS, "control-plane-namespace", "", "Linkerd's namespace, part of mesh identities (default linkerd)")
-	fs.BoolVar(&o.failOnAudit, "fail-on-audit", false, "exit 1 also when the request is admitted only by audit mode")
+	fs.BoolVar(&o.allowAudit, "allow-audit", false, "exit 0 when the request is admitted only by audit mode (by default that exits 1: it is denied once enforced), as cinch diff")
 }
 
 func newExplainCommand(s Streams) *cobra.Command {
@@ -84,7 +84,8 @@ The workloads (labels, ports, probes, default-policy annotations, service accoun
 
 With --denied, every request the recordings show as denied by the policy in force, or that
 the policy would deny or admit only by audit, is explained, grouped by server port and
-reason. Exit code 1 when the request (any request, with --denied) is denied, as cinch diff.
+reason. Exit code 1 when the request (any request, with --denied) is denied or admitted only by
+audit mode (--allow-audit accepts that), as cinch diff.
 See docs/explain.md.`,
 		Example: `  cinch explain --policy policy/ --cluster-file cluster.yaml \
       --from emojivoto/web --to emojivoto/voting:8080 --method POST --path /emojivoto.v1.VotingService/VoteDoughnut
@@ -149,7 +150,7 @@ func (o *explainOptions) run(c *cobra.Command, s Streams, args []string) error {
 	switch {
 	case !d.Allowed:
 		return &FindingsError{Err: fmt.Errorf("the policy denies %s -> %s:%d (%s)", o.from, q.To, q.Port, d.Reason)}
-	case o.failOnAudit && d.Reason == eval.ReasonAudit:
+	case !o.allowAudit && d.Reason == eval.ReasonAudit:
 		return &FindingsError{Err: fmt.Errorf("only audit mode admits %s -> %s:%d: it is denied once enforced", o.from, q.To, q.Port)}
 	}
 	return nil
@@ -270,7 +271,7 @@ func (o *explainOptions) runDenied(ctx context.Context, s Streams, args []string
 	if n := rep.DeniedRequests(); n > 0 {
 		return &FindingsError{Err: fmt.Errorf("%d requests are denied (%d groups)", n, len(rep.Groups))}
 	}
-	if o.failOnAudit && len(rep.Groups) > 0 {
+	if !o.allowAudit && len(rep.Groups) > 0 {
 		return &FindingsError{Err: fmt.Errorf("requests are admitted only by audit mode (%d groups)", len(rep.Groups))}
 	}
 	return nil

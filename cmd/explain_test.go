@@ -23,8 +23,8 @@ func TestExplainExitCodes(t *testing.T) {
 	}{
 		{"the cluster default admits it", []string{"--policy", p("empty.yaml")}, ExitOK, "srv_kind=default srv_name=all-unauthenticated"},
 		{"a Server alone denies it", []string{"--policy", p("server.yaml")}, ExitFindings, "the policy denies demo/client -> demo/server:8080 (NoAuthorizationMatched)"},
-		{"audit admits it", []string{"--policy", p("audit.yaml")}, ExitOK, "ALLOWED ONLY BY AUDIT"},
-		{"audit fails with --fail-on-audit", []string{"--policy", p("audit.yaml"), "--fail-on-audit"}, ExitFindings, "only audit mode admits"},
+		{"only audit admits it", []string{"--policy", p("audit.yaml")}, ExitFindings, "only audit mode admits"},
+		{"--allow-audit accepts audit", []string{"--policy", p("audit.yaml"), "--allow-audit"}, ExitOK, "ALLOWED ONLY BY AUDIT"},
 		{"an authorization admits it", []string{"--policy", p("allowed.yaml")}, ExitOK, "=> yes authorizationpolicy.policy.linkerd.io/server-client"},
 		{"--denied explains the recording's denials", []string{"--policy", p("server.yaml"), "--denied"}, ExitFindings, "10 requests are denied (1 groups)"},
 		{"--denied with nothing denied", []string{"--policy", p("allowed.yaml"), "--denied"}, ExitOK, "no denied or audit-only requests"},
