@@ -147,6 +147,54 @@ func TestHostilePathsCannotWidenRules(t *testing.T) {
 	}
 }
 
+// TestEscapingAroundParameters: literals with regular expression syntax
+// next to parameters are escaped in both the route's expression (which
+// Linkerd matches against the whole path) and the ServiceProfile's, so
+// each template matches its own paths and rejects paths that differ only
+// where a metacharacter would have matched something else.
+func TestEscapingAroundParameters(t *testing.T) {
+	for _, tc := range []struct {
+		format     string // one %d for the id
+		lookAlikes []string
+	}{
+		{"/v1.0/items/%d", []string{"/v1x0/items/7", "/v100/items/7"}},
+		{"/a+b/%d", []string{"/aab/7", "/aaab/7", "/b/7"}},
+		{"/(x|y)/%d", []string{"/x/7", "/y/7"}},
+		{"/[abc]/%d", []string{"/a/7", "/c/7"}},
+		{"/star*/%d", []string{"/sta/7", "/starr/7"}},
+		{"/d$/%d", []string{"/d/7"}},
+		{"/^c/%d", []string{"/c/7"}},
+		{`/back\d/%d`, []string{"/back5/7", "/backd/7"}},
+		{"/{x}/%d", []string{"/x/7", "/{xx}/7"}},
+		{"/items/%d.json", []string{"/items/7xjson", "/items/7.jsonx", "/items/7"}},
+		{"/items/%d/a.b", []string{"/items/7/axb"}},
+		{"/items/%d/(v)+", []string{"/items/7/v", "/items/7/vv"}},
+	} {
+		var samples []Sample
+		for i := range 3 {
+			samples = append(samples, Sample{Method: "GET", Path: fmt.Sprintf(tc.format, 100+i), Requests: 1})
+		}
+		got := Infer(samples, DefaultOptions(), false)
+		if len(got) != 1 || got[0].Match != MatchRegularExpression {
+			t.Errorf("%s: templates %q, want one with a parameter", tc.format, patterns(got))
+			continue
+		}
+		for name, expr := range map[string]string{"route": got[0].Value, "profile": got[0].ProfileRegex} {
+			re := regexp.MustCompile("^(?:" + expr + ")$")
+			for _, s := range samples {
+				if !re.MatchString(s.Path) {
+					t.Errorf("%s: %s expression %q rejects its own path %q", tc.format, name, expr, s.Path)
+				}
+			}
+			for _, p := range tc.lookAlikes {
+				if re.MatchString(p) {
+					t.Errorf("%s: %s expression %q matches the look-alike %q", tc.format, name, expr, p)
+				}
+			}
+		}
+	}
+}
+
 func TestOptionsValidate(t *testing.T) {
 	if err := (Options{MinDistinct: 1, HexMinLength: 12}).Validate(); err == nil || !strings.Contains(err.Error(), "--route-min-distinct") {
 		t.Errorf("MinDistinct 1: err = %v", err)
