@@ -506,3 +506,63 @@ func TestCoverageLeavesOutProbes(t *testing.T) {
 		}
 	}
 }
+
+// TestDirectoryOutputOrder: files are written workloads first, then the
+// default-deny namespace.yaml files, then kustomization.yaml, and stale
+// files are removed last, a stale namespace.yaml first; a run cut short by
+// a failing write leaves no default deny on disk.
+func TestDirectoryOutputOrder(t *testing.T) {
+	rec := recorded.Scenario(t, "shop")
+	opts := options(LevelServiceAccount)
+	opts.DefaultDeny = true
+	res, err := Synthesize(rec, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.DefaultDeny) == 0 || len(res.Units) < 2 {
+		t.Fatalf("want a result with default deny and several workloads, got %d units, default deny %v", len(res.Units), res.DefaultDeny)
+	}
+	dir := t.TempDir()
+	stale := []string{"old/api.yaml", "old/namespace.yaml", "old/zed.yaml"}
+	for _, name := range stale {
+		path := filepath.Join(dir, filepath.FromSlash(name))
+		os.MkdirAll(filepath.Dir(path), 0o755)
+		os.WriteFile(path, []byte("metadata:\n  labels:\n    "+LabelManagedBy+": "+ManagedBy+"\n"), 0o644)
+	}
+	written, removed, err := WriteDir(dir, res)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rank := func(name string) int {
+		switch {
+		case name == "kustomization.yaml":
+			return 2
+		case strings.HasSuffix(name, "/namespace.yaml"):
+			return 1
+		}
+		return 0
+	}
+	if !slices.IsSortedFunc(written, func(a, b string) int { return rank(a) - rank(b) }) || written[len(written)-1] != "kustomization.yaml" {
+		t.Errorf("written in the order %q, want workloads, then namespace.yaml files, then kustomization.yaml", written)
+	}
+	if want := []string{"old/namespace.yaml", "old/api.yaml", "old/zed.yaml"}; !slices.Equal(removed, want) {
+		t.Errorf("removed in the order %q, want %q", removed, want)
+	}
+
+	// A workload file that cannot be written (a directory in its place)
+	// stops the run before any namespace.yaml.
+	cut := t.TempDir()
+	last := res.Units[len(res.Units)-1]
+	os.MkdirAll(filepath.Join(cut, last.Namespace, last.Workload+".yaml", "in-the-way"), 0o755)
+	if _, _, err := WriteDir(cut, res); err == nil {
+		t.Fatal("writing over a directory succeeded")
+	}
+	for _, ns := range res.DefaultDeny {
+		if _, err := os.Stat(filepath.Join(cut, ns, "namespace.yaml")); err == nil {
+			t.Errorf("%s/namespace.yaml is on disk although a workload file before it failed", ns)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(cut, "kustomization.yaml")); err == nil {
+		t.Errorf("kustomization.yaml is on disk although a workload file before it failed")
+	}
+}
