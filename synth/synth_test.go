@@ -566,3 +566,37 @@ func TestDirectoryOutputOrder(t *testing.T) {
 		t.Errorf("kustomization.yaml is on disk although a workload file before it failed")
 	}
 }
+
+// TestOnlyGETProbesRideTheProbeRoute: Linkerd's implicit probe route
+// admits GET on the probe paths only, so at server level a kubelet whose
+// probe requests were GETs needs no authorization, but one that sent HEAD
+// to the same path does.
+func TestOnlyGETProbesRideTheProbeRoute(t *testing.T) {
+	rec := recording.New()
+	rec.Windows = []recording.Window{{Source: "file:t"}}
+	rec.Workloads = []recording.Workload{{ID: "shop/api", Namespace: "shop", Kind: "Deployment", Name: "api", ServiceAccount: "api", Meshed: true,
+		Labels: map[string]string{"app": "api"}, Probes: []recording.Probe{{Kind: "readiness", Port: 8080, Path: "/ready"}}}}
+	rec.Peers = []recording.Peer{{ID: "node:n1", Kind: recording.PeerNode, IPs: []string{"10.0.0.1"}}, {ID: "node:n2", Kind: recording.PeerNode, IPs: []string{"10.0.0.2"}}}
+	probe := func(node, ip, method string) recording.Edge {
+		return recording.Edge{Client: recording.PeerID(node), Server: "shop/api", Port: 8080, Protocol: recording.ProtocolHTTP, Requests: 5,
+			TLS: map[string]int64{"no_tls_from_remote": 5}, SourceIPs: []recording.SourceIP{{IP: ip, Requests: 5}},
+			Routes: []recording.Route{{Method: method, Path: "/ready", Requests: 5, Probe: true}}}
+	}
+	rec.Edges = []recording.Edge{probe("node:n1", "10.0.0.1", "HEAD"), probe("node:n2", "10.0.0.2", "GET")}
+	rec.Normalize()
+	res, err := Synthesize(rec, options(LevelServiceAccount))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var networks []string
+	for _, u := range res.Units {
+		for _, n := range u.Set.NetworkAuthentications {
+			for _, net := range n.Spec.Networks {
+				networks = append(networks, net.CIDR)
+			}
+		}
+	}
+	if !slices.Equal(networks, []string{"10.0.0.1/32"}) {
+		t.Errorf("authorized networks %q, want only the HEAD prober's 10.0.0.1/32", networks)
+	}
+}

@@ -57,6 +57,9 @@ func Table(w io.Writer, r *recording.Recording) error {
 		if e.RoutesOverflow > 0 {
 			notes = append(notes, fmt.Sprintf("%d requests beyond the route limit", e.RoutesOverflow))
 		}
+		if e.Resets > 0 {
+			notes = append(notes, fmt.Sprintf("%d streams reset before a response end", e.Resets))
+		}
 		if probes := probeRequests(e); probes > 0 {
 			notes = append(notes, fmt.Sprintf("%d probe requests", probes))
 		}
@@ -123,8 +126,10 @@ type ViewEdge struct {
 	OutboundOnly   bool               `json:"outboundOnly"`
 	Routes         []ViewRoute        `json:"routes"`
 	RoutesOverflow int64              `json:"routesOverflow"`
-	LatencyP50     int64              `json:"latencyP50Micros"`
-	LatencyP99     int64              `json:"latencyP99Micros"`
+	// Resets counts streams reset before a response end.
+	Resets     int64 `json:"resets"`
+	LatencyP50 int64 `json:"latencyP50Micros"`
+	LatencyP99 int64 `json:"latencyP99Micros"`
 }
 
 // ViewRoute is an observed method and path.
@@ -148,8 +153,8 @@ func NewView(r *recording.Recording) View {
 		ve := ViewEdge{
 			Client: e.Client, Server: e.Server, Port: e.Port, Protocol: e.Protocol,
 			Requests: e.Requests, Denied: e.Denied, OutboundOnly: e.OutboundOnly, Routes: []ViewRoute{},
-			RoutesOverflow: e.RoutesOverflow,
-			LatencyP50:     e.Latency.Quantile(0.5), LatencyP99: e.Latency.Quantile(0.99),
+			RoutesOverflow: e.RoutesOverflow, Resets: e.Resets,
+			LatencyP50: e.Latency.Quantile(0.5), LatencyP99: e.Latency.Quantile(0.99),
 		}
 		for _, rt := range e.Routes {
 			ve.Routes = append(ve.Routes, ViewRoute(rt))

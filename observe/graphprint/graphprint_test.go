@@ -72,3 +72,23 @@ func TestSVGLayersAndIsDeterministic(t *testing.T) {
 		t.Errorf("want a third layer at x=620:\n%s", s)
 	}
 }
+
+// TestResetsAreShown: streams reset before a response end are in the
+// table's notes and the JSON view.
+func TestResetsAreShown(t *testing.T) {
+	r := meshOf(1, 2)
+	r.Edges[0].Resets = 4
+	var table, js bytes.Buffer
+	if err := Table(&table, r); err != nil {
+		t.Fatal(err)
+	}
+	if err := JSON(&js, r); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(table.String(), "4 streams reset before a response end") {
+		t.Errorf("table does not show the resets:\n%s", table.String())
+	}
+	if !strings.Contains(js.String(), `"resets": 4`) {
+		t.Errorf("JSON view does not show the resets:\n%s", js.String())
+	}
+}

@@ -254,3 +254,47 @@ func TestQueryStringsStayOut(t *testing.T) {
 		}
 	}
 }
+
+// TestSourceIPLimitBoundary: an edge keeps exactly the limit's number of
+// client addresses of requests without mTLS (known ones keep counting)
+// and counts the requests of further addresses as overflow.
+func TestSourceIPLimitBoundary(t *testing.T) {
+	api := pod(apiIP, "shop", "api", "api")
+	legacy := func(last byte) event.Peer {
+		p := pod(netip.AddrFrom4([4]byte{10, 42, 1, last}), "shop", "legacy", "")
+		p.TLS = "no_tls_from_remote"
+		return p
+	}
+	for _, tc := range []struct {
+		addrs        []byte
+		kept         int
+		overflow     int64
+		firstCounted int64
+	}{
+		{[]byte{1, 2, 1}, 2, 0, 2},
+		{[]byte{1, 2, 3, 1, 3}, 2, 2, 2},
+	} {
+		var evs [][]event.Event
+		for i, a := range tc.addrs {
+			evs = append(evs, exchange(event.Inbound, uint64(i), legacy(a), api, "GET", "/", 200))
+		}
+		rec, _ := run(t, Options{Limits: recording.Limits{MaxPathsPerEdge: 10, MaxSourceIPsPerEdge: 2}}, evs...)
+		e := edgeOf(t, rec, "shop/legacy", "shop/api")
+		if len(e.SourceIPs) != tc.kept || e.SourceIPsOverflow != tc.overflow || e.SourceIPs[0].Requests != tc.firstCounted {
+			t.Errorf("addresses %v: sources %+v, overflow %d; want %d kept, %d overflowed, the first counted %d times",
+				tc.addrs, e.SourceIPs, e.SourceIPsOverflow, tc.kept, tc.overflow, tc.firstCounted)
+		}
+	}
+}
+
+// TestResetsAreCounted: a stream that ends with a reset instead of a
+// response end is counted on its edge.
+func TestResetsAreCounted(t *testing.T) {
+	web, api := pod(webIP, "shop", "web", "web"), pod(apiIP, "shop", "api", "api")
+	reset := exchange(event.Inbound, 2, web, api, "GET", "/slow", 200)
+	reset[2].End = event.EndReset
+	rec, _ := run(t, Options{}, exchange(event.Inbound, 1, web, api, "GET", "/", 200), reset)
+	if e := edgeOf(t, rec, "shop/web", "shop/api"); e.Resets != 1 || e.Requests != 2 {
+		t.Errorf("edge = %+v, want 2 requests, 1 reset", e)
+	}
+}

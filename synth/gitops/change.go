@@ -87,18 +87,10 @@ func canonical(o policy.Object) ([]byte, error) {
 	return yaml.Marshal(o)
 }
 
-// Reconcile compares res with the policy under dir and, for objects whose
+// reconcile compares res with the policy old and, for objects whose
 // content did not change, keeps the old "observed" annotation, so that the
 // regenerated files are byte-identical and the pull request shows only
 // what new evidence changed. It returns the object-level changes.
-func Reconcile(dir string, res *synth.Result) ([]ObjectChange, error) {
-	old, err := readExisting(dir)
-	if err != nil {
-		return nil, fmt.Errorf("read the policy in %s: %w", dir, err)
-	}
-	return reconcile(old, res)
-}
-
 func reconcile(old *policy.Set, res *synth.Result) ([]ObjectChange, error) {
 	old.Normalize()
 	before := map[policy.Key]policy.Object{}

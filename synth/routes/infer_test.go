@@ -363,3 +363,20 @@ func FuzzInfer(f *testing.F) {
 		}
 	})
 }
+
+// TestHexMinimumLength: a hex-looking segment of exactly the minimum
+// length is an id, one character shorter stays literal.
+func TestHexMinimumLength(t *testing.T) {
+	for _, tc := range []struct {
+		segment string
+		want    string
+	}{
+		{"5f2a9c0e1b3d", "GET /objects/{hex}"},
+		{"5f2a9c0e1b3", "GET /objects/5f2a9c0e1b3"},
+	} {
+		got := Infer([]Sample{{Method: "GET", Path: "/objects/" + tc.segment, Requests: 1}}, Options{MinDistinct: 10, HexMinLength: 12}, false)
+		if len(got) != 1 || got[0].Method+" "+got[0].Pattern != tc.want {
+			t.Errorf("%s: templates %+v, want %s", tc.segment, got, tc.want)
+		}
+	}
+}
