@@ -2,7 +2,7 @@
 // anything that answers Prometheus' HTTP query API (Prometheus, Thanos,
 // Mimir, VictoriaMetrics, Cortex). Metrics are not sampled and cover weeks,
 // and they are the only source of denied clients and TCP edges; they carry
-// no paths (LINKERD-FACTS §4). RecordNamed is the whole flow of observe
+// no paths (docs/linkerd.md, "Metrics and audit mode"). RecordNamed is the whole flow of observe
 // --from-prometheus: record, then name the clients from cluster objects.
 //
 // It imports the standard library, observe/recording and observe/cluster.

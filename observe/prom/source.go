@@ -15,7 +15,7 @@ import (
 	"github.com/cinchmesh/cinch/observe/recording"
 )
 
-// Metric names (LINKERD-FACTS §4).
+// Metric names (docs/linkerd.md, "Metrics and audit mode").
 const (
 	metricAllow = "inbound_http_authz_allow_total"
 	metricDeny  = "inbound_http_authz_deny_total"

@@ -1,6 +1,6 @@
 // Package eval decides, the way a Linkerd proxy does, whether a request
 // reaching a workload's port would be allowed by a set of policy objects
-// (LINKERD-FACTS §3, docs/evaluator.md). It is the one implementation of
+// (docs/linkerd.md, "How a proxy decides"; docs/evaluator.md). It is the one implementation of
 // Linkerd's decision procedure that synth's self-check and `cinch diff`
 // share.
 //

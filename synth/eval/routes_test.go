@@ -158,7 +158,7 @@ func TestRoutePrecedence(t *testing.T) {
 	}
 }
 
-// The route is chosen before authorization (LINKERD-FACTS §3.3): two routes
+// The route is chosen before authorization (docs/linkerd.md, "How a proxy decides", step 3): two routes
 // with the same match, one per client, leave the second client denied.
 func TestRouteChosenBeforeAuthorization(t *testing.T) {
 	perClient := func(name, sa string) string {

@@ -1,7 +1,7 @@
 // Package policy is cinch's model of the Linkerd policy resources: Server,
 // AuthorizationPolicy, MeshTLSAuthentication, NetworkAuthentication,
 // HTTPRoute (policy.linkerd.io and gateway.networking.k8s.io), GRPCRoute,
-// ServiceProfile and the legacy ServerAuthorization (LINKERD-FACTS §2).
+// ServiceProfile and the legacy ServerAuthorization (docs/linkerd.md, "Policy resources").
 //
 // It reads them from multi-document YAML or JSON manifests (Read,
 // ReadPaths), writes them deterministically (Encode) so that regenerating a
@@ -31,7 +31,7 @@ const (
 	GroupLinkerd = "linkerd.io"
 )
 
-// apiVersions cinch writes (LINKERD-FACTS §2).
+// apiVersions cinch writes (docs/linkerd.md, "Policy resources").
 const (
 	APIVersionServer                = "policy.linkerd.io/v1beta3"
 	APIVersionAuthorizationPolicy   = "policy.linkerd.io/v1alpha1"

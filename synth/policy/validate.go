@@ -42,7 +42,7 @@ const (
 )
 
 // Validate checks every object of s against the policy controller's
-// admission rules (LINKERD-FACTS §2) and the essentials of the CRD schemas:
+// admission rules (docs/linkerd.md, "Admission rules") and the essentials of the CRD schemas:
 // required fields, enums, DNS-1123 names of at most 63 characters, list
 // limits, references that Linkerd would ignore. It returns *FieldError
 // values, object by object in the order of Objects, fields in the order
