@@ -4,11 +4,13 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/cinchmesh/cinch/synth/gitops"
+	"github.com/cinchmesh/cinch/synth/status"
 )
 
 type prOptions struct {
@@ -18,12 +20,17 @@ type prOptions struct {
 	branch        string
 	bodyFile      string
 	allowBreaking bool
+	// next: the next step from the evidence (cinch pr --next).
+	next        bool
+	prom        promOptions
+	cleanPeriod time.Duration
+	clusterFile string
 }
 
 func newPRCommand(s Streams) *cobra.Command {
 	o := &prOptions{}
 	c := &cobra.Command{
-		Use:   "pr RECORDING... --repo DIR [--path linkerd-policy] [--level ...] [--mode audit|enforce]",
+		Use:   "pr RECORDING... --repo DIR [--path linkerd-policy] ([--level ...] [--mode audit|enforce] | --next [--from-prometheus URL --window D])",
 		Short: "Write synthesized policy into a GitOps checkout and commit it on a branch for a pull request",
 		Long: `Synthesize policy from recordings (as cinch synth does), write it into a GitOps checkout
 under --path, and commit it with git on a new branch, with a pull request description.
@@ -32,15 +39,26 @@ It never pushes: it prints the git push and gh pr create lines to run.
 The change is computed against the policy already at --path (from an earlier run or
 written by hand): only objects whose content changed are rewritten, objects an earlier run
 wrote that are no longer justified are removed, and files cinch did not write are left
-alone. Re-running on the same recordings changes nothing and commits nothing.`,
+alone. Re-running on the same recordings changes nothing and commits nothing.
+
+With --next, the policy at --path is the policy in force and the recordings (and
+--from-prometheus over --window) the evidence, as cinch status reads them: every namespace
+(or those -n names) that is ready gets its next stage, and every namespace blocked by
+requests only audit mode admitted gets the grants those requests justify, at its stage.
+Other namespaces are left as they are. The description shows, per namespace, the window,
+days clean, coverage, the grants, who loses what and how to roll back. See docs/status.md.`,
 		Example: `  cinch pr week.yaml --repo ~/src/gitops --path clusters/prod/linkerd-policy --level serviceaccount
-  cinch pr week.yaml --repo . --mode enforce --body-file /tmp/pr.md && gh pr create --body-file /tmp/pr.md`,
+  cinch pr week.yaml --repo . --mode enforce --body-file /tmp/pr.md && gh pr create --body-file /tmp/pr.md
+  cinch pr --next tap.yaml --repo ~/src/gitops --from-prometheus http://prometheus:9090 --window 21d`,
 		RunE: func(c *cobra.Command, args []string) error {
 			if o.repo == "" {
 				return usageErrorf("--repo: name the GitOps checkout to write into")
 			}
 			if filepath.IsAbs(o.path) || o.path == "" {
 				return usageErrorf("--path %q: want a directory relative to the repository", o.path)
+			}
+			if o.next {
+				return o.runNext(c, s, args)
 			}
 			rec, res, opts, err := o.synth.synthesize(c.Context(), s, args)
 			if err != nil {
@@ -68,6 +86,11 @@ alone. Re-running on the same recordings changes nothing and commits nothing.`,
 	c.Flags().StringVar(&o.branch, "branch", "", "branch to create (default cinch/<level>-<date>)")
 	c.Flags().BoolVar(&o.allowBreaking, "allow-breaking", false, "write and commit even when the resulting policy (with the hand-written objects already at --path) would deny observed traffic; the PR body lists it")
 	c.Flags().StringVar(&o.bodyFile, "body-file", "", "write the pull request description (markdown) here instead of stdout")
+	c.Flags().BoolVar(&o.next, "next", false, "write the next step the evidence allows for each ready namespace, and the grants audit-only requests justify for the blocked (docs/status.md)")
+	o.prom.addFlags(c.Flags())
+	o.cleanPeriod = status.DefaultCleanPeriod
+	c.Flags().Var((*daysDuration)(&o.cleanPeriod), "clean-period", "with --next: how long the evidence must cover, and how long ago the last audit-only or denied request must be, before enforcing or default deny")
+	c.Flags().StringVar(&o.clusterFile, "cluster-file", "", "with --next: cluster objects as YAML (workload labels, creation times, namespaces' default inbound policy)")
 	return c
 }
 
@@ -91,4 +114,52 @@ func (o *prOptions) print(s Streams, p *gitops.Proposal) error {
 	}
 	fmt.Fprintf(s.Err, "next:\n  git -C %s push -u origin %s\n  gh pr create --head %s --title %q --body-file %s\n", o.repo, p.Branch, p.Branch, p.Subject, bodyFile)
 	return nil
+}
+
+// runNext writes the next step: status on the checkout's policy and the
+// evidence, then gitops.Next.
+func (o *prOptions) runNext(c *cobra.Command, s Streams, args []string) error {
+	for _, f := range []string{"level", "mode", "default-deny"} {
+		if c.Flags().Changed(f) {
+			return usageErrorf("--next picks each namespace's level and mode from its stage: drop --%s", f)
+		}
+	}
+	opts, err := o.synth.validate()
+	if err != nil {
+		return err
+	}
+	if !c.Flags().Changed("min-coverage") {
+		opts.MinCoverage = status.DefaultMinCoverage
+	}
+	st := &statusOptions{prom: o.prom, cleanPeriod: o.cleanPeriod, minCoverage: opts.MinCoverage, routes: opts.Routes}
+	st.diff.policies = []string{filepath.Join(o.repo, o.path)}
+	st.diff.clusterFile = o.clusterFile
+	st.diff.output = "table"
+	if len(o.synth.namespaces) == 1 {
+		st.diff.kube.overrides.Context.Namespace = o.synth.namespaces[0]
+	}
+	if _, err := st.validate(args); err != nil {
+		return err
+	}
+	rep, ev, err := st.run(c.Context(), s, args)
+	if err != nil {
+		return err
+	}
+	branch := o.branch
+	if branch == "" {
+		branch = "cinch/next-" + time.Now().UTC().Format("2006-01-02")
+	}
+	sources := slices.Clone(args)
+	if o.prom.url != "" {
+		sources = append(sources, "prometheus:"+o.prom.url)
+	}
+	p, steps, err := gitops.Next(gitops.NextRequest{Repo: o.repo, Path: o.path, Branch: branch, Evidence: ev.Recording, Status: rep,
+		Synth: opts, Namespaces: o.synth.namespaces, Sources: sources, AllowBreaking: o.allowBreaking})
+	if err != nil {
+		return err
+	}
+	for _, st := range steps {
+		fmt.Fprintf(s.Err, "%s: %s\n", st.Namespace, gitops.StepName(st))
+	}
+	return o.print(s, p)
 }

@@ -89,7 +89,7 @@ requests justify for the others. See docs/status.md.`,
 			if err != nil {
 				return err
 			}
-			rep, err := o.run(c.Context(), s, args)
+			rep, _, err := o.run(c.Context(), s, args)
 			if err != nil {
 				return err
 			}
@@ -159,14 +159,14 @@ func (o *statusOptions) sources(s Streams, args []string) (status.Sources, error
 	return src, nil
 }
 
-func (o *statusOptions) run(ctx context.Context, s Streams, args []string) (*status.Report, error) {
+func (o *statusOptions) run(ctx context.Context, s Streams, args []string) (*status.Report, *status.Evidence, error) {
 	src, err := o.sources(s, args)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	ev, err := status.Collect(ctx, src)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	in := status.Input{Evidence: ev.Recording, Hits: ev.Hits, Window: ev.Window, TrustDomain: o.diff.trustDomain}
 	var only []string
@@ -179,11 +179,11 @@ func (o *statusOptions) run(ctx context.Context, s Streams, args []string) (*sta
 		in.Policy, in.DefaultDeny, err = readPolicyInForce(o.diff.policies)
 	}
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if o.diff.clusterFile != "" {
 		if in.Objects, err = cluster.ReadFile(o.diff.clusterFile); err != nil {
-			return nil, fmt.Errorf("--cluster-file: %w", err)
+			return nil, nil, fmt.Errorf("--cluster-file: %w", err)
 		}
 	}
 	recs := args
@@ -194,10 +194,11 @@ func (o *statusOptions) run(ctx context.Context, s Streams, args []string) (*sta
 	if len(o.diff.policies) == 1 {
 		dir = o.diff.policies[0]
 	}
-	return status.Evaluate(in, status.Options{CleanPeriod: o.cleanPeriod, MinCoverage: o.minCoverage, Namespaces: only,
+	rep, err := status.Evaluate(in, status.Options{CleanPeriod: o.cleanPeriod, MinCoverage: o.minCoverage, Namespaces: only,
 		Eval:    eval.Options{TrustDomain: o.diff.trustDomain, ControlPlaneNamespace: o.diff.controlPlaneNS},
 		Routes:  o.routes,
 		Command: status.CommandOptions{Recordings: recs, PolicyDir: dir}})
+	return rep, ev, err
 }
 
 // readPolicyInForce reads the --policy manifests, with the namespaces

@@ -226,6 +226,13 @@ type Duration time.Duration
 
 func (d Duration) MarshalText() ([]byte, error) { return []byte(time.Duration(d).String()), nil }
 
+// UnmarshalText reads what MarshalText wrote.
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	*d = Duration(v)
+	return err
+}
+
 // Evaluate classifies the policy, evaluates the hits against it and
 // applies the readiness rules to every namespace and server port.
 func Evaluate(in Input, opts Options) (*Report, error) {
@@ -433,6 +440,9 @@ func (r *run) namespace(c stage.Namespace) Namespace {
 		} else if p.Stage.Custom {
 			p.Blockers = []Blocker{custom(fmt.Sprintf("Server %s was not written by cinch", p.Policy))}
 		}
+		if p.Blockers == nil {
+			p.Blockers = []Blocker{}
+		}
 		p.Ready = len(p.Blockers) == 0 && p.Next != nil
 		n.Ports = append(n.Ports, *p)
 	}
@@ -451,6 +461,9 @@ func (r *run) namespace(c stage.Namespace) Namespace {
 		}
 		n.Blockers = r.rules(c.Stage, next, ks)
 		n.Next = &Step{Stage: next, Command: r.command(c.Name, next)}
+	}
+	if n.Blockers == nil {
+		n.Blockers = []Blocker{}
 	}
 	n.Ready = len(n.Blockers) == 0 && n.Next != nil
 	return n
