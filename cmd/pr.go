@@ -24,7 +24,6 @@ type prOptions struct {
 	next        bool
 	prom        promOptions
 	cleanPeriod time.Duration
-	clusterFile string
 }
 
 func newPRCommand(s Streams) *cobra.Command {
@@ -90,7 +89,6 @@ days clean, coverage, the grants, who loses what and how to roll back. See docs/
 	o.prom.addFlags(c.Flags())
 	o.cleanPeriod = status.DefaultCleanPeriod
 	c.Flags().Var((*daysDuration)(&o.cleanPeriod), "clean-period", "with --next: how long the evidence must cover, and how long ago the last audit-only or denied request must be, before enforcing or default deny")
-	c.Flags().StringVar(&o.clusterFile, "cluster-file", "", "with --next: cluster objects as YAML (workload labels, creation times, namespaces' default inbound policy)")
 	return c
 }
 
@@ -133,7 +131,13 @@ func (o *prOptions) runNext(c *cobra.Command, s Streams, args []string) error {
 	}
 	st := &statusOptions{prom: o.prom, cleanPeriod: o.cleanPeriod, minCoverage: opts.MinCoverage, routes: opts.Routes}
 	st.diff.policies = []string{filepath.Join(o.repo, o.path)}
-	st.diff.clusterFile = o.clusterFile
+	switch len(o.synth.clusterFiles) {
+	case 0:
+	case 1:
+		st.diff.clusterFile = o.synth.clusterFiles[0]
+	default:
+		return usageErrorf("--next reads the cluster objects from one --cluster-file")
+	}
 	st.diff.output = "table"
 	if len(o.synth.namespaces) == 1 {
 		st.diff.kube.overrides.Context.Namespace = o.synth.namespaces[0]
