@@ -1,0 +1,59 @@
+package cmd
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"os"
+	"os/exec"
+	"path"
+	"strings"
+	"testing"
+)
+
+// TestLayoutMatchesGoList checks the README's layout and import rules
+// against `go list`: every observe and synth package is in the layout
+// table, observe never imports synth, no domain package depends on cobra,
+// nothing imports cmd, and there is no util package.
+func TestLayoutMatchesGoList(t *testing.T) {
+	const module = "github.com/cinchmesh/cinch/"
+	out, err := exec.Command("go", "list", "-json=ImportPath,Deps", "../...").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec := json.NewDecoder(strings.NewReader(string(out)))
+	for {
+		var p struct {
+			ImportPath string
+			Deps       []string
+		}
+		if err := dec.Decode(&p); errors.Is(err, io.EOF) {
+			break
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		name := strings.TrimPrefix(p.ImportPath, module)
+		if path.Base(name) == "util" {
+			t.Errorf("%s: no util packages", name)
+		}
+		domain := strings.HasPrefix(name, "observe") || strings.HasPrefix(name, "synth")
+		if domain && !strings.Contains(string(readme), "`"+name+"`") {
+			t.Errorf("%s is not in the README's layout table", name)
+		}
+		for _, d := range p.Deps {
+			dep := strings.TrimPrefix(d, module)
+			switch {
+			case strings.HasPrefix(name, "observe") && strings.HasPrefix(dep, "synth"):
+				t.Errorf("%s imports %s: observe never imports synth", name, dep)
+			case domain && strings.HasPrefix(d, "github.com/spf13/cobra"):
+				t.Errorf("%s depends on cobra: only cmd may", name)
+			case !strings.HasPrefix(name, "cmd") && (dep == "cmd" || strings.HasPrefix(dep, "cmd/")):
+				t.Errorf("%s imports %s: nothing imports cmd", name, dep)
+			}
+		}
+	}
+}
