@@ -40,7 +40,7 @@ func (r *run) rules(from, to stage.Stage, ports []portKey) []Blocker {
 	if closing {
 		out = append(out, r.uncovered(ports)...)
 	}
-	if to.Level == synth.LevelRoute && (from.Level != to.Level || from.Mode != to.Mode) {
+	if toRoutes(from, to) {
 		out = append(out, r.lowCoverage(ports)...)
 	}
 	return out
@@ -228,4 +228,10 @@ func days(d time.Duration) string {
 		return fmt.Sprintf("%.1fh", d.Hours())
 	}
 	return fmt.Sprintf("%.1fd", d.Hours()/24)
+}
+
+// toRoutes says the step goes into or within route level (not default
+// deny alone): route coverage matters.
+func toRoutes(from, to stage.Stage) bool {
+	return to.Level == synth.LevelRoute && (from.Level != to.Level || from.Mode != to.Mode)
 }

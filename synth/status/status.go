@@ -274,6 +274,13 @@ func Evaluate(in Input, opts Options) (*Report, error) {
 		r.servers[policy.KeyOf(s)] = s
 	}
 	r.collect()
+	r.keys = map[string][]portKey{}
+	for _, k := range slices.SortedFunc(maps.Keys(r.ports), func(a, b portKey) int {
+		return cmp.Or(cmp.Compare(a.server, b.server), cmp.Compare(a.port, b.port))
+	}) {
+		ns := r.workloads[k.server].Namespace
+		r.keys[ns] = append(r.keys[ns], k)
+	}
 	rep := &Report{Window: in.Window, CleanPeriod: Duration(opts.CleanPeriod), MinCoverage: opts.MinCoverage,
 		Namespaces: []Namespace{}, Warnings: []string{}}
 	classes := stage.Classify(stage.Input{Policy: in.Policy, DefaultDeny: in.DefaultDeny, Namespaces: r.namespaces()})
@@ -301,8 +308,10 @@ type run struct {
 	workloads map[recording.PeerID]*recording.Workload
 	servers   map[policy.Key]*policy.Server
 	ports     map[portKey]*Port
-	hits      map[portKey][]Hit
-	edges     map[portKey][]*recording.Edge
+	// keys are the ports of each namespace, sorted.
+	keys  map[string][]portKey
+	hits  map[portKey][]Hit
+	edges map[portKey][]*recording.Edge
 }
 
 // collect gathers the observed server ports with the Server claiming
@@ -417,17 +426,16 @@ func (r *run) namespaces() []string {
 // namespace as a whole.
 func (r *run) namespace(c stage.Namespace) Namespace {
 	n := Namespace{Name: c.Name, Stage: c.Stage, Blockers: []Blocker{}, Ports: []Port{}}
-	keys := slices.SortedFunc(maps.Keys(r.ports), func(a, b portKey) int {
-		return cmp.Or(cmp.Compare(a.server, b.server), cmp.Compare(a.port, b.port))
-	})
 	var last *time.Time
 	next, hasNext := c.Stage.Next()
-	for _, k := range keys {
-		if r.workloads[k.server].Namespace != c.Name {
-			continue
-		}
+	for _, k := range r.keys[c.Name] {
 		p := r.ports[k]
-		p.Coverage = r.coverage(k)
+		// Route inference is the costly part: coverage is estimated only
+		// where a next step reaches route level.
+		pn, portNext := p.Stage.Next()
+		if (hasNext && toRoutes(c.Stage, next)) || (portNext && toRoutes(p.Stage, pn)) {
+			p.Coverage = r.coverage(k)
+		}
 		if p.Coverage != nil && (n.Coverage == nil || *p.Coverage < *n.Coverage) {
 			n.Coverage = p.Coverage
 		}
