@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -13,6 +14,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/cinchmesh/cinch/observe/cluster"
+	"github.com/cinchmesh/cinch/observe/prom"
 	"github.com/cinchmesh/cinch/observe/recording"
 	"github.com/cinchmesh/cinch/synth/diff"
 	"github.com/cinchmesh/cinch/synth/eval"
@@ -38,6 +40,7 @@ type explainOptions struct {
 	trustDomain     string
 	controlPlaneNS  string
 	allowAudit      bool
+	prom            promOptions
 }
 
 func (o *explainOptions) addFlags(fs *pflag.FlagSet) {
@@ -82,7 +85,8 @@ the proxy's own vocabulary (the srv_*, route_* and authz_* labels of its metrics
 The workloads (labels, ports, probes, default-policy annotations, service accounts) come from
 --cluster-file, the cluster (--cluster) or the recordings given as arguments.
 
-With --denied, every request the recordings show as denied by the policy in force, or that
+With --denied, every request the recordings (or a window of the proxies' metrics in
+Prometheus, --from-prometheus URL --window D) show as denied by the policy in force, or that
 the policy would deny or admit only by audit, is explained, grouped by server port and
 reason. Exit code 1 when the request (any request, with --denied) is denied or admitted only by
 audit mode (--allow-audit accepts that), as cinch diff.
@@ -92,12 +96,14 @@ See docs/explain.md.`,
   cinch explain --cluster --from 192.0.2.10 --to booksapp/authors:7001 --path /authors.json
   cinch explain --cluster --from web.shop.serviceaccount.identity.linkerd.cluster.local \
       --to shop/api:8080 --route HTTPRoute.gateway.networking.k8s.io/api-books
-  cinch explain --denied week.yaml --policy policy/ -o text`,
+  cinch explain --denied week.yaml --policy policy/ -o text
+  cinch explain --denied --from-prometheus http://prometheus:9090 --window 1d --cluster`,
 		RunE: func(c *cobra.Command, args []string) error {
 			return o.run(c, s, args)
 		},
 	}
 	o.addFlags(c.Flags())
+	o.prom.addFlags(c.Flags())
 	o.kube.addFlagsBesideCluster(c.Flags(), "")
 	return c
 }
@@ -246,7 +252,7 @@ func (o *explainOptions) input(ctx context.Context, s Streams, rec *recording.Re
 }
 
 func (o *explainOptions) runDenied(ctx context.Context, s Streams, args []string, evalOpts eval.Options) error {
-	rec, err := readRecordings(s, args, recording.DefaultLimits)
+	rec, err := o.deniedEvidence(ctx, s, args)
 	if err != nil {
 		return err
 	}
@@ -275,4 +281,50 @@ func (o *explainOptions) runDenied(ctx context.Context, s Streams, args []string
 		return &FindingsError{Err: fmt.Errorf("requests are admitted only by audit mode (%d groups)", len(rep.Groups))}
 	}
 	return nil
+}
+
+// deniedEvidence is what --denied explains: the recordings, or a window of
+// the proxies' metrics (every namespace) recorded from Prometheus.
+func (o *explainOptions) deniedEvidence(ctx context.Context, s Streams, args []string) (*recording.Recording, error) {
+	if o.prom.url == "" {
+		return readRecordings(s, args, recording.DefaultLimits)
+	}
+	if len(args) > 0 {
+		return nil, usageErrorf("give either recordings or --from-prometheus")
+	}
+	if o.prom.window <= 0 {
+		return nil, usageErrorf("--window must be positive")
+	}
+	opts := prom.Options{Window: o.prom.window, SeriesLimit: o.prom.seriesLimit, End: time.Now()}
+	end, err := parseTime("--end", o.prom.end)
+	if err != nil {
+		return nil, err
+	}
+	if end != nil {
+		opts.End = *end
+	}
+	client, err := o.prom.client()
+	if err != nil {
+		return nil, err
+	}
+	naming := prom.Naming{AllNamespaces: true, TrustDomain: o.trustDomain, Limits: recording.DefaultLimits}
+	switch {
+	case o.clusterFile != "":
+		if naming.Objects, err = cluster.ReadFile(o.clusterFile); err != nil {
+			return nil, fmt.Errorf("--cluster-file: %w", err)
+		}
+	case o.fromCluster:
+		cfg, err := o.kube.restConfig()
+		if err != nil {
+			return nil, err
+		}
+		cs, err := kubernetes.NewForConfig(cfg)
+		if err != nil {
+			return nil, fmt.Errorf("kubeconfig: %w", err)
+		}
+		naming.List = func(ctx context.Context, namespaces []string) (*cluster.Objects, error) {
+			return cluster.List(ctx, cs, namespaces)
+		}
+	}
+	return prom.RecordNamed(ctx, client, opts, naming)
 }

@@ -1,9 +1,14 @@
 package cmd
 
 import (
+	"bytes"
+	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/cinchmesh/cinch/fixtures/scenario"
 )
 
 func TestExplainExitCodes(t *testing.T) {
@@ -60,5 +65,39 @@ func TestExplainGrantApplies(t *testing.T) {
 	write(t, dir, "grant.yaml", grant)
 	if _, _, err := run(t, "", append(request, "--policy", filepath.Join(dir, "server.yaml"), "--policy", filepath.Join(dir, "grant.yaml"))...); err != nil {
 		t.Errorf("with the grant: %v", err)
+	}
+}
+
+// --denied --from-prometheus records the window from a stand-in API (one
+// denied series) and explains the denial.
+func TestExplainDeniedFromPrometheus(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		metric := `{"namespace":"demo"}`
+		if strings.Contains(r.FormValue("query"), "increase(inbound_http_authz_deny_total") {
+			metric = `{"namespace":"demo","deployment":"server","target_port":"8080","tls":"true","client_id":"client.demo.serviceaccount.identity.linkerd.cluster.local"}`
+		}
+		w.Write([]byte(`{"status":"success","data":{"resultType":"vector","result":[{"metric":` + metric + `,"value":[0,"3"]}]}}`))
+	}))
+	defer srv.Close()
+	dir, _ := tinyFiles(t, map[string]string{"server.yaml": serverOnly})
+	sc, err := scenario.Load(filepath.Join("..", "fixtures", "scenarios", "tiny.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var objs bytes.Buffer
+	if err := sc.WriteCluster(&objs); err != nil {
+		t.Fatal(err)
+	}
+	clusterFile := write(t, dir, "cluster.yaml", objs.String())
+	stdout, _, err := run(t, "", "explain", "--denied", "--from-prometheus", srv.URL, "--window", "1h",
+		"--cluster-file", clusterFile, "--policy", filepath.Join(dir, "server.yaml"))
+	if ExitCode(err) != ExitFindings {
+		t.Fatalf("exit %d (%v)\n%s", ExitCode(err), err, stdout)
+	}
+	for _, want := range []string{"=== 1. denied by the policy in force: demo/client -> demo/server:8080, 3 requests",
+		"DENIED (NoAuthorizationMatched)", "name: client\n    namespace: demo"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("want %q in:\n%s", want, stdout)
+		}
 	}
 }
