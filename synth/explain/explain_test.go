@@ -177,6 +177,12 @@ spec:
         type: Exact
         value: /authors/1.json`, `kind: HTTPRoute
     name: authors-server-head-authors-1-json`, "name: books\n    namespace: booksapp")
+	in, err := ex.Intent()
+	if err != nil {
+		t.Fatal(err)
+	}
+	contains(t, "intent", string(in), "- client:\n    serviceAccount: booksapp/books\n  port: 7001\n",
+		"  routes:\n  - method: HEAD\n    path: /authors/1.json\n  server: booksapp/authors\n")
 	// Another path, or another client, stays denied.
 	if d := decideWith(t, set, ex, id("webapp", "booksapp"), ""); d.Allowed {
 		t.Errorf("admits webapp: %+v", d)
@@ -242,6 +248,9 @@ spec:
 	// Unmeshed client with a known address: its /32.
 	ex = explainQuery(t, &policy.Set{}, Query{From: Client{Address: netip.MustParseAddr("192.0.2.10")}, To: "shop/api", Port: 8080, Method: "GET", Path: "/"})
 	contains(t, "address grant", grantYAML(t, ex), "kind: NetworkAuthentication", "- cidr: 192.0.2.10/32", "name: api-http-192-0-2-10")
+	if in, err := ex.Intent(); err != nil || !strings.Contains(string(in), "network: 192.0.2.10/32") || strings.Contains(string(in), "routes:") {
+		t.Errorf("intent of a server-level grant for an address: %s %v", in, err)
+	}
 	if d := decideWith(t, &policy.Set{}, ex, "", "192.0.2.11"); d.Allowed {
 		t.Errorf("the /32 admits a neighbour: %+v", d)
 	}

@@ -376,6 +376,15 @@ func (e *Explanation) describe() string {
 	return s
 }
 
+// parseServiceAccount writes a service account identity (of any control
+// plane and trust domain) as namespace/name.
+func parseServiceAccount(id string) (string, bool) {
+	if i, ok := recording.ParseIdentity(id); ok && i.ServiceAccount != "*" {
+		return i.Namespace + "/" + i.ServiceAccount, true
+	}
+	return "", false
+}
+
 // shortIdentity writes a service account identity as namespace/name.
 func shortIdentity(id string) string {
 	if i, ok := recording.ParseIdentity(id); ok {

@@ -77,6 +77,11 @@ func Text(w io.Writer, e *Explanation) error {
 		if p.err == nil {
 			p.err = policy.Encode(w, g.Objects)
 		}
+		if in, err := e.Intent(); err != nil {
+			return err
+		} else if in != nil {
+			p.f("\n   Or, for access that must exist without being observed, declare it in the intents file\n   (docs/synth.md, \"Declared intents\"), under intents:\n\n%s", in)
+		}
 	}
 	return p.err
 }
