@@ -57,7 +57,7 @@ func (o *observeOptions) addFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.keepQuery, "keep-query", false, "keep query strings in recorded paths (by default they are cut off: they can carry tokens and personal data, and never decide a route)")
 	fs.BoolVar(&o.redact, "redact", false, "write route templates (/users/{int}) instead of raw paths, so the recording holds no ids or names from URLs; synth gives the same policy (docs/recording.md)")
 	fs.BoolVar(&o.appendTo, "append", false, "add this window to the recording named by -o (created if missing) instead of replacing it")
-	fs.StringVarP(&o.selector, "selector", "l", "", "live: tap only the target's pods that match this label selector (as in kubectl, e.g. app=web,tier!=db)")
+	fs.StringVarP(&o.selector, "selector", "l", "", "live: with a bare kind (deploy -l app=web), tap the resources of that kind whose own labels match (not their pods'), as linkerd viz tap does")
 	fs.BoolVarP(&o.allNamespaces, "all-namespaces", "A", false, "live: tap every namespace with meshed pods, one stream each (or the given kinds, e.g. 'deploy', in each)")
 	fs.StringVar(&o.to, "to", "", "live: only requests to this resource (deploy/api, ns/shop, ...), as in linkerd viz tap --to")
 	fs.StringVar(&o.toNamespace, "to-namespace", "", "live: the namespace of --to (default: the target's)")

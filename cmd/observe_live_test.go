@@ -57,7 +57,7 @@ status: {addresses: [{type: InternalIP, address: 10.0.0.11}]}
 ---
 apiVersion: apps/v1
 kind: Deployment
-metadata: {name: web, namespace: shop}
+metadata: {name: web, namespace: shop, uid: 0d0f6a3e-8d3c-4f1e-9a57-6b1c2e3d4f01, labels: {app: web}}
 spec:
   selector: {matchLabels: {app: web}}
   template:
@@ -74,9 +74,11 @@ kind: ReplicaSet
 metadata:
   name: web-5d8f
   namespace: shop
-  ownerReferences: [{apiVersion: apps/v1, kind: Deployment, name: web, uid: u1, controller: true}]
+  uid: 0d0f6a3e-8d3c-4f1e-9a57-6b1c2e3d4f02
+  labels: {app: web, pod-template-hash: 5d8f}
+  ownerReferences: [{apiVersion: apps/v1, kind: Deployment, name: web, uid: 0d0f6a3e-8d3c-4f1e-9a57-6b1c2e3d4f01, controller: true}]
 spec:
-  selector: {matchLabels: {app: web}}
+  selector: {matchLabels: {app: web, pod-template-hash: 5d8f}}
   template: {metadata: {labels: {app: web}}, spec: {containers: [{name: main}]}}
 ---
 apiVersion: v1
@@ -85,7 +87,8 @@ metadata:
   name: web-5d8f-x1
   namespace: shop
   labels: {app: web, pod-template-hash: 5d8f, linkerd.io/control-plane-ns: linkerd}
-  ownerReferences: [{apiVersion: apps/v1, kind: ReplicaSet, name: web-5d8f, uid: u2, controller: true}]
+  annotations: {viz.linkerd.io/tap-enabled: "true"}
+  ownerReferences: [{apiVersion: apps/v1, kind: ReplicaSet, name: web-5d8f, uid: 0d0f6a3e-8d3c-4f1e-9a57-6b1c2e3d4f02, controller: true}]
 spec:
   serviceAccountName: web
   containers: [{name: main, ports: [{name: http, containerPort: 8080}]}, {name: linkerd-proxy}]
@@ -273,6 +276,10 @@ func TestObserveLiveAllNamespacesAndProgress(t *testing.T) {
 	if len(paths) != 1 || paths[0] != "/apis/tap.linkerd.io/v1alpha1/watch/namespaces/shop/tap" {
 		t.Errorf("tap requests = %v, want one for namespace shop", paths)
 	}
+	// Before the window: the pod in shop that tap cannot reach, and why.
+	if want := "warning: namespace shop: 1 pods cannot be tapped; their traffic is recorded only where a tapped peer reports it:\n  not meshed (no linkerd.io/control-plane-ns label): legacy; inject the linkerd proxy (linkerd inject) and restart\n"; !strings.HasPrefix(stderr.String(), want) {
+		t.Errorf("stderr = %q, want it to start with %q", stderr.String(), want)
+	}
 	if !strings.Contains(stderr.String(), "streams 1/1 up") || !strings.Contains(stderr.String(), "recorded 1s") || !strings.Contains(stderr.String(), "1 edges") || !strings.HasSuffix(stderr.String(), "\n") {
 		t.Errorf("stderr = %q, want a progress line ending in a newline", stderr.String())
 	}
@@ -297,14 +304,17 @@ func TestObserveLiveErrors(t *testing.T) {
 		{[]string{"deploy/web", "-o", out}, ExitFailure, "linkerd-linkerd-viz-tap-admin"},
 		{[]string{"deploy/web", "--context", "nope"}, ExitFailure, `context "nope"`},
 		{[]string{"deploy/web", "-n", "nope"}, ExitFailure, `namespace "nope" not found in context "test"`},
-		{[]string{"deploy/api"}, ExitFailure, "deployment/api in namespace shop: no running pods"},
-		{[]string{"deploy/web", "-l", "app=other"}, ExitFailure, "no running pods"},
-		{[]string{"pod/legacy"}, ExitFailure, "none of its 1 running pods can be tapped"},
-		{[]string{"ns/empty"}, ExitFailure, "namespace/empty: no running pods"},
+		{[]string{"deploy/api"}, ExitFailure, "deployment/api in namespace shop: not found"},
+		{[]string{"deploy", "-l", "pod-template-hash=5d8f"}, ExitFailure, "deployments in namespace shop matching -l pod-template-hash=5d8f: no deployment has labels matching"},
+		{[]string{"deploy/web", "-l", "app=other"}, ExitUsage, "tap ignores it for named targets"},
+		{[]string{"ns/shop", "-l", "app=web"}, ExitUsage, "give a kind, or drop -l"},
+		{[]string{"-A", "-l", "app=web"}, ExitUsage, "give a kind"},
+		{[]string{"pod/legacy"}, ExitFailure, "none of its 1 pods can be tapped:\n  not meshed (no linkerd.io/control-plane-ns label): legacy; inject the linkerd proxy"},
+		{[]string{"ns/empty"}, ExitFailure, "namespace/empty: no pending or running pods"},
 		{[]string{"svc/web"}, ExitUsage, "does not support kind"},
 		{[]string{"deploy/web", "--from-file", "x"}, ExitUsage, "not both"},
 		{[]string{"-A", "deploy/web"}, ExitUsage, "name kinds only"},
-		{[]string{"deploy/web", "-l", "a=(b"}, ExitUsage, "--selector"},
+		{[]string{"deploy", "-l", "a=(b"}, ExitUsage, "--selector"},
 		{[]string{"deploy/web", "--to-namespace", "x"}, ExitUsage, "--to-namespace needs --to"},
 		{[]string{"deploy/web", "--to", "svc/x"}, ExitUsage, "--to"},
 		{[]string{"deploy/web", "--append"}, ExitUsage, "--append needs -o FILE"},

@@ -1,10 +1,14 @@
-// Package live records a window of live traffic from the viz tap API: one
-// stream per target, events stamped on arrival, streams that break retried
-// with backoff and the gap noted in the window, until the window's duration
-// passes or its context is cancelled.
+// Package live records a window of live traffic from the viz tap API. Run
+// is a whole session: it reads the cluster objects, plans one stream per
+// target (with -A one per namespace that has a pod to tap), finding the
+// targets' pods and whether they can be tapped as linkerd-viz's tap
+// service does, refuses what cannot be tapped before the window starts,
+// and records. Record is the window itself: events stamped on arrival,
+// streams that break retried with backoff and the gap noted in the window,
+// until the window's duration passes or its context is cancelled.
 //
-// It imports observe/tapapi, observe/recorder, observe/recording,
-// observe/tapstream and observe/event.
+// It imports client-go, observe/cluster, observe/tapapi, observe/recorder,
+// observe/recording, observe/tapstream and observe/event.
 package live
 
 import (

@@ -85,19 +85,22 @@ func (p Params) String() string {
 	case p.Target.Name != "":
 		return p.Target.Kind + "/" + p.Target.Name + " in namespace " + p.Namespace
 	}
-	s := kinds[p.Target.Kind].plural + " in namespace " + p.Namespace
+	s := Plural(p.Target.Kind) + " in namespace " + p.Namespace
 	if p.LabelSelector != "" {
 		s += " matching -l " + p.LabelSelector
 	}
 	return s
 }
 
+// Plural is the plural of a kind as the tap API names it ("deployments").
+func Plural(kind string) string { return kinds[kind].plural }
+
 // URL returns the path of the watch endpoint on the Kubernetes API server.
 func (p Params) URL() string {
 	if p.Target.Kind == "namespace" {
 		return "/apis/tap.linkerd.io/v1alpha1/watch/namespaces/" + p.Target.Name + "/tap"
 	}
-	return fmt.Sprintf("/apis/tap.linkerd.io/v1alpha1/watch/namespaces/%s/%s/%s/tap", p.Namespace, kinds[p.Target.Kind].plural, p.Target.Name)
+	return fmt.Sprintf("/apis/tap.linkerd.io/v1alpha1/watch/namespaces/%s/%s/%s/tap", p.Namespace, Plural(p.Target.Kind), p.Target.Name)
 }
 
 // Body returns the unframed protobuf TapByResourceRequest.
