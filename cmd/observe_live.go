@@ -107,19 +107,13 @@ func (o *observeOptions) validateLive(args []string) (live.Session, error) {
 // their tapped peers report their traffic.
 func printPlan(w io.Writer, p *live.Plan) {
 	for i := 0; i < len(p.Untappable); {
-		ns, n := p.Untappable[i].Namespace, 0
-		for j := i; j < len(p.Untappable) && p.Untappable[j].Namespace == ns; j++ {
-			n++
+		j := i
+		for j < len(p.Untappable) && p.Untappable[j].Namespace == p.Untappable[i].Namespace {
+			j++
 		}
-		fmt.Fprintf(w, "warning: namespace %s: %d pods cannot be tapped; their traffic is recorded only where a tapped peer reports it:\n", ns, n)
-		for end := i + n; i < end; {
-			state := p.Untappable[i].State
-			var names []string
-			for ; i < end && p.Untappable[i].State == state; i++ {
-				names = append(names, p.Untappable[i].Name)
-			}
-			fmt.Fprintf(w, "  %s: %s; %s\n", state, strings.Join(names, ", "), state.Remedy())
-		}
+		fmt.Fprintf(w, "warning: namespace %s: %d pods cannot be tapped; their traffic is recorded only where a tapped peer reports it:%s\n",
+			p.Untappable[i].Namespace, j-i, live.Describe(p.Untappable[i:j]))
+		i = j
 	}
 	if len(p.Unmeshed) > 0 {
 		fmt.Fprintf(w, "note: no meshed pods, not tapped: namespace %s\n", strings.Join(p.Unmeshed, ", "))

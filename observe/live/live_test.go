@@ -28,6 +28,30 @@ func frameStart(stream []byte, off int) int {
 	}
 }
 
+// frames counts the frames of a raw tap stream.
+func frames(stream []byte) int64 {
+	var n int64
+	for at := 0; at < len(stream); at += 4 + int(binary.LittleEndian.Uint32(stream[at:])) {
+		n++
+	}
+	return n
+}
+
+// untilEvents gives a window that ends once n events are in (or after a
+// minute), so that on a loaded machine the window's end does not race the
+// stream.
+func untilEvents(t *testing.T, n int64, opts Options) (context.Context, Options) {
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	opts.Duration, opts.ProgressEvery = time.Minute, 5*time.Millisecond
+	opts.Progress = func(p Progress) {
+		if p.Events >= n {
+			cancel()
+		}
+	}
+	return ctx, opts
+}
+
 // TestStreamBreakIsRetriedAndNoted replays booksapp through a tap server
 // that dies mid-frame once; the reopened stream resumes at that frame (as a
 // new tap session would carry on with new traffic), so the recording must
@@ -53,9 +77,9 @@ func TestStreamBreakIsRetriedAndNoted(t *testing.T) {
 
 	rec := recorder.New(recorder.Options{})
 	rec.BeginWindow(recording.Window{Source: "tap:ns/booksapp"})
-	err := Record(context.Background(), &tapapi.Client{HTTP: srv.Client(), Host: srv.URL},
-		[]tapapi.Params{{Target: tapapi.Target{Kind: "namespace", Name: "booksapp"}, MaxRPS: 100}},
-		rec, Options{Duration: 500 * time.Millisecond, Backoff: 10 * time.Millisecond})
+	ctx, opts := untilEvents(t, frames(stream), Options{Backoff: 10 * time.Millisecond})
+	err := Record(ctx, &tapapi.Client{HTTP: srv.Client(), Host: srv.URL},
+		[]tapapi.Params{{Target: tapapi.Target{Kind: "namespace", Name: "booksapp"}, MaxRPS: 100}}, rec, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -163,8 +187,8 @@ func TestUnavailableAfterStreamingIsAGap(t *testing.T) {
 
 	rec := recorder.New(recorder.Options{})
 	rec.BeginWindow(recording.Window{Source: "tap:ns/booksapp"})
-	err := Record(context.Background(), &tapapi.Client{HTTP: srv.Client(), Host: srv.URL}, target, rec,
-		Options{Duration: 600 * time.Millisecond, Backoff: 10 * time.Millisecond})
+	ctx, opts := untilEvents(t, frames(stream), Options{Backoff: 10 * time.Millisecond})
+	err := Record(ctx, &tapapi.Client{HTTP: srv.Client(), Host: srv.URL}, target, rec, opts)
 	if err != nil {
 		t.Fatalf("503s after the stream was up ended the window: %v", err)
 	}

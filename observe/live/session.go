@@ -207,7 +207,7 @@ func (s *Session) plan(objs *cluster.Objects) (*Plan, error) {
 		case len(pods) == 0:
 			return nil, fmt.Errorf("%s: no pending or running pods", p)
 		default:
-			return nil, fmt.Errorf("%s: none of its %d pods can be tapped:%s", p, len(pods), describe(pods))
+			return nil, fmt.Errorf("%s: none of its %d pods can be tapped:%s", p, len(pods), Describe(pods))
 		}
 		plan.Streams = append(plan.Streams, p)
 	}
@@ -229,9 +229,9 @@ func (s *Session) plan(objs *cluster.Objects) (*Plan, error) {
 	return plan, nil
 }
 
-// describe lists pods by what keeps them from being tapped, with what to
-// do about it.
-func describe(pods []cluster.TargetPod) string {
+// Describe lists pods by what keeps them from being tapped, one line each
+// (each starting with a newline and an indent), with what to do about it.
+func Describe(pods []cluster.TargetPod) string {
 	byState := map[cluster.TapState][]string{}
 	for _, p := range pods {
 		byState[p.State] = append(byState[p.State], p.Name)
