@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -161,11 +162,35 @@ func TestStdinAndMissingFile(t *testing.T) {
 	}
 }
 
+// TestPluginName: installed as kubectl-cinch or linkerd-cinch, the
+// binary's usage lines, help and examples read "kubectl cinch ...", and
+// nowhere "kubectl synth" or a bare "cinch synth".
 func TestPluginName(t *testing.T) {
-	for argv0, want := range map[string]string{"/usr/bin/cinch": "cinch", "kubectl-cinch": "kubectl cinch", "/x/linkerd-cinch": "linkerd cinch"} {
-		if got := NewRoot(argv0, Streams{}).Use; got != want {
-			t.Errorf("NewRoot(%q).Use = %q, want %q", argv0, got, want)
+	dir := t.TempDir()
+	for _, name := range []string{"kubectl-cinch", "linkerd-cinch"} {
+		plugin := filepath.Join(dir, name)
+		if err := os.Symlink(cinchBinary(t), plugin); err != nil {
+			t.Fatal(err)
 		}
+		host := strings.TrimSuffix(name, "-cinch")
+		for _, args := range [][]string{{"--help"}, {"synth", "--help"}, {"graph", "show", "--help"}, {"diff", "--help"}} {
+			out, err := exec.Command(plugin, args...).CombinedOutput()
+			if err != nil {
+				t.Fatalf("%s %v: %v\n%s", name, args, err, out)
+			}
+			help := string(out)
+			if args[0] != "--help" && !strings.Contains(help, "\n  "+host+" cinch "+strings.Join(args[:len(args)-1], " ")+" RECORDING") {
+				t.Errorf("%s %v: usage does not read %q:\n%s", name, args, host+" cinch "+args[0], help)
+			}
+			for _, wrong := range []string{host + " synth", host + " graph", "\n  cinch ", "| cinch "} {
+				if strings.Contains(help, wrong) {
+					t.Errorf("%s %v: help has %q:\n%s", name, args, wrong, help)
+				}
+			}
+		}
+	}
+	if out, _ := exec.Command(cinchBinary(t), "synth", "--help").CombinedOutput(); !strings.Contains(string(out), "\n  cinch synth booksapp.yaml") {
+		t.Errorf("as cinch, the examples read:\n%s", out)
 	}
 }
 

@@ -24,6 +24,7 @@ type prOptions struct {
 	next        bool
 	prom        promOptions
 	cleanPeriod time.Duration
+	update      bool
 }
 
 func newPRCommand(s Streams) *cobra.Command {
@@ -38,7 +39,9 @@ It never pushes: it prints the git push and gh pr create lines to run.
 The change is computed against the policy already at --path (from an earlier run or
 written by hand): only objects whose content changed are rewritten, objects an earlier run
 wrote that are no longer justified are removed, and files cinch did not write are left
-alone. Re-running on the same recordings changes nothing and commits nothing.
+alone. Re-running on the same recordings changes nothing and commits nothing, on the same
+branch too (exit 0). When the branch exists and holds other policy, it refuses unless
+--update, which commits the change on that branch.
 
 With --next, the policy at --path is the policy in force and the recordings (and
 --from-prometheus over --window) the evidence, as cinch status reads them: every namespace
@@ -68,7 +71,7 @@ days clean, coverage, the grants, who loses what and how to roll back. See docs/
 				branch = fmt.Sprintf("cinch/%s-%s", opts.Level, time.Now().UTC().Format("2006-01-02"))
 			}
 			p, err := gitops.Propose(gitops.Request{Repo: o.repo, Path: o.path, Branch: branch, Recording: rec, Result: res,
-				Describe: gitops.Describe{Level: opts.Level, Mode: opts.Mode, Path: o.path}, AllowBreaking: o.allowBreaking})
+				Describe: gitops.Describe{Level: opts.Level, Mode: opts.Mode, Path: o.path}, AllowBreaking: o.allowBreaking, Update: o.update})
 			if err != nil {
 				return err
 			}
@@ -84,6 +87,7 @@ days clean, coverage, the grants, who loses what and how to roll back. See docs/
 	c.Flags().StringVar(&o.path, "path", "linkerd-policy", "directory of the policy inside the repository")
 	c.Flags().StringVar(&o.branch, "branch", "", "branch to create (default cinch/<level>-<date>)")
 	c.Flags().BoolVar(&o.allowBreaking, "allow-breaking", false, "write and commit even when the resulting policy (with the hand-written objects already at --path) would deny observed traffic; the PR body lists it")
+	c.Flags().BoolVar(&o.update, "update", false, "when --branch exists and holds other policy (an earlier run on other recordings), commit the change on it instead of refusing")
 	c.Flags().StringVar(&o.bodyFile, "body-file", "", "write the pull request description (markdown) here instead of stdout")
 	c.Flags().BoolVar(&o.next, "next", false, "write the next step the evidence allows for each ready namespace, and the grants audit-only requests justify for the blocked (docs/status.md)")
 	o.prom.addFlags(c.Flags())
@@ -95,12 +99,20 @@ days clean, coverage, the grants, who loses what and how to roll back. See docs/
 // print says what was committed and how to push it, and writes the
 // description to --body-file or stdout.
 func (o *prOptions) print(s Streams, p *gitops.Proposal) error {
-	if p.Commit == "" {
+	switch {
+	case p.Commit == "" && p.Existing:
+		fmt.Fprintf(s.Err, "branch %s already holds this policy in %s: nothing to commit\n", p.Branch, filepath.Join(o.repo, o.path))
+		return nil
+	case p.Commit == "":
 		fmt.Fprintf(s.Err, "%s is current: nothing to commit\n", filepath.Join(o.repo, o.path))
 		return nil
 	}
 	added, removed, changed := p.Change.Count()
-	fmt.Fprintf(s.Err, "committed %.12s on branch %s: %d added, %d changed, %d removed\n", p.Commit, p.Branch, added, changed, removed)
+	on := "new branch"
+	if p.Existing {
+		on = "existing branch"
+	}
+	fmt.Fprintf(s.Err, "committed %.12s on %s %s: %d added, %d changed, %d removed\n", p.Commit, on, p.Branch, added, changed, removed)
 	bodyFile := "BODY.md   (the description above)"
 	if o.bodyFile == "" {
 		fmt.Fprint(s.Out, p.Body)
@@ -158,7 +170,7 @@ func (o *prOptions) runNext(c *cobra.Command, s Streams, args []string) error {
 		sources = append(sources, "prometheus:"+o.prom.url)
 	}
 	p, steps, err := gitops.Next(gitops.NextRequest{Repo: o.repo, Path: o.path, Branch: branch, Evidence: ev.Recording, Status: rep,
-		Synth: opts, Namespaces: o.synth.namespaces, Sources: sources, AllowBreaking: o.allowBreaking})
+		Synth: opts, Namespaces: o.synth.namespaces, Sources: sources, AllowBreaking: o.allowBreaking, Update: o.update})
 	if err != nil {
 		return err
 	}

@@ -152,7 +152,62 @@ spec: {podSelector: {matchLabels: {app: web}}, port: 8080, accessPolicy: deny}
 	if _, _, err := run(t, "", "pr", second, "--repo", dir); err == nil || !strings.Contains(err.Error(), "not a git checkout") {
 		t.Errorf("non-repo: err = %v", err)
 	}
-	if _, _, err := run(t, "", "pr", second, "--repo", repo, "--branch", "policy-2"); err == nil || !strings.Contains(err.Error(), "already exists") {
-		t.Errorf("existing branch: err = %v", err)
+}
+
+// TestPRRerun: the same arguments again (the built binary, as a user
+// re-runs it) commit nothing and exit 0; other input on the existing
+// branch is refused naming --update, which commits it there.
+func TestPRRerun(t *testing.T) {
+	if _, err := exec.LookPath("git"); err != nil {
+		t.Skip("git is not installed")
+	}
+	for k, v := range map[string]string{"GIT_AUTHOR_NAME": "cinch test", "GIT_AUTHOR_EMAIL": "test@example.com", "GIT_COMMITTER_NAME": "cinch test", "GIT_COMMITTER_EMAIL": "test@example.com"} {
+		t.Setenv(k, v)
+	}
+	dir := t.TempDir()
+	repo := filepath.Join(dir, "gitops")
+	os.MkdirAll(repo, 0o755)
+	gitIn(t, repo, "init", "-q", "-b", "main")
+	write(t, repo, "README.md", "gitops\n")
+	gitIn(t, repo, "add", "-A")
+	gitIn(t, repo, "commit", "-q", "-m", "init")
+	rec := recorded.Scenario(t, "shop")
+	week := filepath.Join(dir, "week.yaml")
+	if err := recording.WriteFile(week, rec, nil); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"pr", week, "--repo", repo, "--level", "serviceaccount", "--body-file", filepath.Join(dir, "body.md")}
+	if r := runBin(t, dir, "", args...); r.code != 0 || !strings.Contains(r.stderr, "on new branch cinch/serviceaccount-") {
+		t.Fatalf("first run: exit %d\n%s", r.code, r.stderr)
+	}
+	head := gitIn(t, repo, "rev-parse", "HEAD")
+	gitIn(t, repo, "checkout", "-q", "main")
+	r := runBin(t, dir, "", args...)
+	if r.code != 0 || !strings.Contains(r.stderr, "already holds this policy") || !strings.Contains(r.stderr, "nothing to commit") {
+		t.Errorf("re-run: exit %d, stderr:\n%s", r.code, r.stderr)
+	}
+	branch := "cinch/serviceaccount-" + strings.SplitN(strings.SplitN(r.stderr, "cinch/serviceaccount-", 2)[1], " ", 2)[0]
+	if got := gitIn(t, repo, "rev-parse", branch); got != head || gitIn(t, repo, "rev-parse", "--abbrev-ref", "HEAD") != "main" || gitIn(t, repo, "status", "--porcelain") != "" {
+		t.Errorf("the re-run moved %s to %s (was %s) or left the checkout changed or elsewhere", branch, got, head)
+	}
+
+	// Other input on the existing branch: refused, nothing changed.
+	rec.Edges = rec.Edges[1:]
+	if err := recording.WriteFile(week, rec, nil); err != nil {
+		t.Fatal(err)
+	}
+	r = runBin(t, dir, "", args...)
+	if r.code != ExitFailure || !strings.Contains(r.stderr, "exists and holds other policy") || !strings.Contains(r.stderr, "--update") {
+		t.Errorf("other input: exit %d, stderr:\n%s", r.code, r.stderr)
+	}
+	if gitIn(t, repo, "rev-parse", branch) != head || gitIn(t, repo, "rev-parse", "--abbrev-ref", "HEAD") != "main" || gitIn(t, repo, "status", "--porcelain") != "" {
+		t.Errorf("the refused run changed the checkout")
+	}
+	r = runBin(t, dir, "", append(args, "--update")...)
+	if r.code != 0 || !strings.Contains(r.stderr, "on existing branch "+branch) {
+		t.Fatalf("--update: exit %d\n%s", r.code, r.stderr)
+	}
+	if parent := gitIn(t, repo, "rev-parse", branch+"~1"); parent != head {
+		t.Errorf("--update did not add a commit on %s: its parent is %s, want %s", branch, parent, head)
 	}
 }

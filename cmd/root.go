@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"regexp"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -24,27 +25,35 @@ type Streams struct {
 	Terminal bool
 }
 
-// Version is set at build time with -ldflags "-X .../cmd.Version=v0.1.0".
+// Version is set at release build time with -ldflags
+// "-X github.com/cinchmesh/cinch/cmd.Version=v0.1.0" (.goreleaser.yaml);
+// otherwise the build info's module version is used (see versionLine).
 var Version = "dev"
 
 // NewRoot builds the command tree. argv0 decides how the command names
 // itself: as a kubectl or linkerd plugin ("kubectl-cinch",
-// "linkerd-cinch") its usage lines read "kubectl cinch ...".
+// "linkerd-cinch") its usage lines, help and examples read
+// "kubectl cinch ...".
 func NewRoot(argv0 string, s Streams) *cobra.Command {
 	root := &cobra.Command{
-		Use:   useName(argv0),
+		Use:   "cinch",
 		Short: "Turn the traffic a Linkerd mesh carries into least-privilege policy",
 		Long: `cinch records the traffic a Linkerd service mesh carries, builds the service graph,
 and turns it into authorization policy that tightens step by step.
 
-Start by recording saved tap output:
+Start by recording saved tap output with the cluster objects that name its workloads
+(without --cluster-file they are read from the kube context when it answers):
 
   linkerd viz tap -n emojivoto deploy -o json > tap.json
-  cinch observe --from-file tap.json -o recording.yaml
-  cinch graph show recording.yaml`,
+  kubectl get pods,rs,deploy,sts,ds,svc,nodes,ns -A -o yaml > cluster.yaml
+  cinch observe --from-file tap.json --cluster-file cluster.yaml -o recording.yaml
+  cinch graph show recording.yaml
+  cinch synth recording.yaml`,
 		SilenceErrors: true,
 		SilenceUsage:  true,
+		Version:       versionLine(),
 	}
+	root.SetVersionTemplate("{{.Version}}\n")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return &UsageError{Err: fmt.Errorf("%w (see '%s --help')", err, c.CommandPath())}
 	})
@@ -64,7 +73,25 @@ Start by recording saved tap output:
 		newGraphCommand(s),
 		newDocsCommand(),
 	)
+	if name := useName(argv0); name != "cinch" {
+		root.Annotations = map[string]string{cobra.CommandDisplayNameAnnotation: name}
+		renameExamples(root, name)
+	}
 	return root
+}
+
+// commandLine finds "cinch" where it starts a command in help text: at the
+// start of an indented line, or after a pipe.
+var commandLine = regexp.MustCompile(`(?m)(^[ \t]*(?:\$ )?|\| )cinch `)
+
+// renameExamples makes the examples and the command lines in the help of
+// every command read as the plugin is run ("kubectl cinch synth ...").
+func renameExamples(c *cobra.Command, name string) {
+	c.Example = commandLine.ReplaceAllString(c.Example, "${1}"+name+" ")
+	c.Long = commandLine.ReplaceAllString(c.Long, "${1}"+name+" ")
+	for _, sub := range c.Commands() {
+		renameExamples(sub, name)
+	}
 }
 
 func useName(argv0 string) string {

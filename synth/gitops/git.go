@@ -20,9 +20,8 @@ func git(repo string, args ...string) (string, error) {
 }
 
 // CheckRepo makes sure repo is a git work tree whose policy path has no
-// uncommitted changes (cinch would mix its change with them) and that
-// branch does not exist yet.
-func CheckRepo(repo, path, branch string) error {
+// uncommitted changes (cinch would mix its change with them).
+func CheckRepo(repo, path string) error {
 	if _, err := git(repo, "rev-parse", "--is-inside-work-tree"); err != nil {
 		return fmt.Errorf("--repo %s is not a git checkout: %w", repo, err)
 	}
@@ -33,18 +32,46 @@ func CheckRepo(repo, path, branch string) error {
 	if status != "" {
 		return fmt.Errorf("%s has uncommitted changes in %s; commit or stash them first:\n%s", repo, path, status)
 	}
-	if _, err := git(repo, "rev-parse", "--verify", "--quiet", "refs/heads/"+branch); err == nil {
-		return fmt.Errorf("branch %s already exists in %s; name another with --branch", branch, repo)
-	}
 	return nil
 }
 
-// Commit creates branch from the current HEAD with the working tree's
-// changes under path and commits them with message. It returns the new
-// commit's id.
-func Commit(repo, path, branch, message string) (string, error) {
-	if _, err := git(repo, "checkout", "-q", "-b", branch); err != nil {
-		return "", err
+// branchExists says whether repo has a local branch of that name.
+func branchExists(repo, branch string) bool {
+	_, err := git(repo, "rev-parse", "--verify", "--quiet", "refs/heads/"+branch)
+	return err == nil
+}
+
+// currentBranch is the branch checked out in repo ("HEAD" when detached).
+func currentBranch(repo string) (string, error) {
+	return git(repo, "rev-parse", "--abbrev-ref", "HEAD")
+}
+
+// switchTo checks out branch; a repo already on it is left alone.
+func switchTo(repo, branch string) error {
+	if cur, err := currentBranch(repo); err == nil && cur == branch {
+		return nil
+	}
+	_, err := git(repo, "checkout", "-q", branch)
+	return err
+}
+
+// discard puts path back as the checked-out commit has it.
+func discard(repo, path string) error {
+	if _, err := git(repo, "checkout", "-q", "--", path); err != nil {
+		return err
+	}
+	_, err := git(repo, "clean", "-q", "-f", "-d", "--", path)
+	return err
+}
+
+// Commit commits the working tree's changes under path with message on
+// branch: a new branch from the current HEAD, or, with existing, the
+// branch checked out. It returns the new commit's id.
+func Commit(repo, path, branch, message string, existing bool) (string, error) {
+	if !existing {
+		if _, err := git(repo, "checkout", "-q", "-b", branch); err != nil {
+			return "", err
+		}
 	}
 	if _, err := git(repo, "add", "-A", "--", path); err != nil {
 		return "", err

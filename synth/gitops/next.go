@@ -35,6 +35,8 @@ type NextRequest struct {
 	// Sources name the evidence in the description ("prometheus:URL").
 	Sources       []string
 	AllowBreaking bool
+	// Update commits on an existing Branch that holds other policy.
+	Update bool
 }
 
 // Step is what pr --next does to one namespace.
@@ -136,7 +138,7 @@ func Next(req NextRequest) (*Proposal, []Step, error) {
 	slices.Sort(res.DefaultDeny)
 	d := Describe{Path: req.Path, Subject: "linkerd policy: next steps for " + namespaces(steps)}
 	p, err := Propose(Request{Repo: req.Repo, Path: req.Path, Branch: req.Branch, Recording: req.Evidence, Result: res,
-		Describe: d, AllowBreaking: req.AllowBreaking,
+		Describe: d, AllowBreaking: req.AllowBreaking, Update: req.Update,
 		Body: func(d Describe, rec *recording.Recording, res *synth.Result, c *Change) (string, error) {
 			return nextBody(d, req, steps, c), nil
 		}})

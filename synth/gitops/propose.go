@@ -1,6 +1,7 @@
 package gitops
 
 import (
+	"errors"
 	"fmt"
 	"path/filepath"
 
@@ -21,6 +22,9 @@ type Request struct {
 	// AllowBreaking writes and commits even when the resulting policy
 	// would deny observed traffic.
 	AllowBreaking bool
+	// Update commits on Branch when it exists and holds other policy;
+	// without it that is an *ExistingBranchError.
+	Update bool
 	// Body writes the description; nil: Body.
 	Body func(d Describe, rec *recording.Recording, res *synth.Result, c *Change) (string, error)
 }
@@ -32,29 +36,73 @@ type Proposal struct {
 	// nothing was committed).
 	Commit string
 	Branch string
+	// Existing says Branch existed before: a re-run.
+	Existing bool
 	// Subject is the pull request's title, Body its description.
 	Subject, Body string
+}
+
+// ExistingBranchError is a pull request whose branch exists and holds
+// other policy than the request's: a re-run with other input. Nothing
+// was changed.
+type ExistingBranchError struct {
+	Branch string
+	Change *Change
+}
+
+func (e *ExistingBranchError) Error() string {
+	added, removed, changed := e.Change.Count()
+	return fmt.Sprintf("branch %s exists and holds other policy (this run would add %d, change %d and remove %d objects on it): --update commits the change on it, --branch NAME makes a new branch", e.Branch, added, changed, removed)
 }
 
 // Propose checks the checkout, writes the result into the policy
 // directory, and commits it on a new branch with a description: the
 // whole of cinch pr after synthesis. Nothing is pushed.
+//
+// When the branch exists (a re-run), the change is computed against what
+// the branch holds: none commits nothing (Proposal.Commit is empty); a
+// change is committed on it with Update, else refused with an
+// *ExistingBranchError, the checkout left as it was.
 func Propose(req Request) (*Proposal, error) {
-	if err := CheckRepo(req.Repo, req.Path, req.Branch); err != nil {
+	if err := CheckRepo(req.Repo, req.Path); err != nil {
 		return nil, err
 	}
-	change, err := Apply(filepath.Join(req.Repo, req.Path), req.Recording, req.Result, req.AllowBreaking)
-	if err != nil {
-		return nil, err
-	}
-	p := &Proposal{Change: change, Branch: req.Branch, Subject: fmt.Sprintf("Linkerd policy: %s level", req.Describe.Level)}
+	p := &Proposal{Branch: req.Branch, Existing: branchExists(req.Repo, req.Branch), Subject: fmt.Sprintf("Linkerd policy: %s level", req.Describe.Level)}
 	if req.Describe.Subject != "" {
 		p.Subject = req.Describe.Subject
 	}
+	back := ""
+	if p.Existing {
+		var err error
+		if back, err = currentBranch(req.Repo); err != nil {
+			return nil, err
+		}
+		if err := switchTo(req.Repo, req.Branch); err != nil {
+			return nil, fmt.Errorf("branch %s exists; checking it out to compare: %w", req.Branch, err)
+		}
+	}
+	change, err := Apply(filepath.Join(req.Repo, req.Path), req.Recording, req.Result, req.AllowBreaking)
+	if err == nil && p.Existing && !change.Empty() && !req.Update {
+		err = &ExistingBranchError{Branch: req.Branch, Change: change}
+		if derr := discard(req.Repo, req.Path); derr != nil {
+			err = errors.Join(err, derr)
+		}
+	}
+	if err != nil || change.Empty() {
+		if back != "" && back != req.Branch {
+			if serr := switchTo(req.Repo, back); serr != nil {
+				return nil, errors.Join(err, serr)
+			}
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	p.Change = change
 	if change.Empty() {
 		return p, nil
 	}
-	if p.Commit, err = Commit(req.Repo, req.Path, req.Branch, Message(req.Describe, req.Recording, change)); err != nil {
+	if p.Commit, err = Commit(req.Repo, req.Path, req.Branch, Message(req.Describe, req.Recording, change), p.Existing); err != nil {
 		return nil, err
 	}
 	body := req.Body
