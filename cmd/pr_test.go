@@ -25,19 +25,28 @@ func gitIn(t *testing.T, repo string, args ...string) string {
 // TestPRLoop drives the users' loop on a real git repository: a first pull
 // request from nothing, a second after a new window adds a client and
 // drops a route, and a third run on the same window that changes nothing.
-func TestPRLoop(t *testing.T) {
+// newGitops makes a GitOps checkout with one commit on main, in a new
+// directory that also holds the test's other files.
+func newGitops(t *testing.T) (dir, repo string) {
+	t.Helper()
 	if _, err := exec.LookPath("git"); err != nil {
 		t.Skip("git is not installed")
 	}
-	t.Setenv("GIT_AUTHOR_NAME", "cinch test")
-	t.Setenv("GIT_AUTHOR_EMAIL", "test@example.com")
-	t.Setenv("GIT_COMMITTER_NAME", "cinch test")
-	t.Setenv("GIT_COMMITTER_EMAIL", "test@example.com")
-	dir := t.TempDir()
-	repo := filepath.Join(dir, "gitops")
+	for k, v := range map[string]string{"GIT_AUTHOR_NAME": "cinch test", "GIT_AUTHOR_EMAIL": "test@example.com", "GIT_COMMITTER_NAME": "cinch test", "GIT_COMMITTER_EMAIL": "test@example.com"} {
+		t.Setenv(k, v)
+	}
+	dir = t.TempDir()
+	repo = filepath.Join(dir, "gitops")
 	os.MkdirAll(repo, 0o755)
 	gitIn(t, repo, "init", "-q", "-b", "main")
 	write(t, repo, "README.md", "gitops\n")
+	gitIn(t, repo, "add", "-A")
+	gitIn(t, repo, "commit", "-q", "-m", "init")
+	return dir, repo
+}
+
+func TestPRLoop(t *testing.T) {
+	dir, repo := newGitops(t)
 	// A hand-written policy file in the path must be left alone.
 	os.MkdirAll(filepath.Join(repo, "linkerd-policy", "shop"), 0o755)
 	write(t, filepath.Join(repo, "linkerd-policy", "shop"), "extra.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: mine, namespace: shop}\n")
@@ -158,19 +167,7 @@ spec: {podSelector: {matchLabels: {app: web}}, port: 8080, accessPolicy: deny}
 // re-runs it) commit nothing and exit 0; other input on the existing
 // branch is refused naming --update, which commits it there.
 func TestPRRerun(t *testing.T) {
-	if _, err := exec.LookPath("git"); err != nil {
-		t.Skip("git is not installed")
-	}
-	for k, v := range map[string]string{"GIT_AUTHOR_NAME": "cinch test", "GIT_AUTHOR_EMAIL": "test@example.com", "GIT_COMMITTER_NAME": "cinch test", "GIT_COMMITTER_EMAIL": "test@example.com"} {
-		t.Setenv(k, v)
-	}
-	dir := t.TempDir()
-	repo := filepath.Join(dir, "gitops")
-	os.MkdirAll(repo, 0o755)
-	gitIn(t, repo, "init", "-q", "-b", "main")
-	write(t, repo, "README.md", "gitops\n")
-	gitIn(t, repo, "add", "-A")
-	gitIn(t, repo, "commit", "-q", "-m", "init")
+	dir, repo := newGitops(t)
 	rec := recorded.Scenario(t, "shop")
 	week := filepath.Join(dir, "week.yaml")
 	if err := recording.WriteFile(week, rec, nil); err != nil {
