@@ -227,3 +227,25 @@ func TestUnwritableOutputFailsBeforeReading(t *testing.T) {
 		t.Errorf("exit %d (timed out: %v), output:\n%s", cmd.ProcessState.ExitCode(), ctx.Err() != nil, out)
 	}
 }
+
+// TestReviewOfFreshPolicy: diff of cinch's own fresh audit-mode policy
+// lists no audit "grant" as unused nor scores it (the service-account
+// level's one grant admits every route: 1 of 2); report --policy of a
+// policy that breaks traffic lists the breakage in text and exits 1.
+func TestReviewOfFreshPolicy(t *testing.T) {
+	dir, rec := tinyFiles(t, map[string]string{"server.yaml": serverOnly})
+	if r := runBin(t, dir, "", "synth", rec, "--level", "serviceaccount", "-o", "policy"); r.code != 0 {
+		t.Fatalf("synth: exit %d\n%s", r.code, r.stderr)
+	}
+	r := runBin(t, dir, "", "diff", rec, "--policy", "policy")
+	if r.code != 0 || strings.Contains(r.stdout, "default/audit") || !strings.Contains(r.stdout, "50.0% (1 of 2 granted") {
+		t.Errorf("diff of the fresh policy: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	r = runBin(t, dir, "", "report", rec, "--policy", "server.yaml", "-o", "report.html")
+	if r.code != ExitFindings || !strings.Contains(r.stderr, "would be denied:\n  demo/client -> demo/server port 8080: 10 requests") {
+		t.Errorf("report --policy of a breaking policy: exit %d, stderr:\n%s", r.code, r.stderr)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "report.html")); err != nil {
+		t.Errorf("the report was not written: %v", err)
+	}
+}

@@ -117,6 +117,9 @@ func TestPRLoop(t *testing.T) {
 	if !strings.Contains(string(md2), "### Access changes") || !strings.Contains(string(md2), "- granted: shop web-http route ") || !strings.Contains(string(md2), "payments.payments.serviceaccount.identity.linkerd.cluster.local") {
 		t.Errorf("the second PR body does not show payments' new grant on web:\n%s", md2)
 	}
+	if strings.Contains(string(md2), "0.0.0.0/0") || strings.Contains(string(md2), "::/0") {
+		t.Errorf("the PR body writes 'any address' as 0.0.0.0/0 or ::/0, which reads as an internet-wide grant:\n%s", md2)
+	}
 	changed := strings.Split(gitIn(t, repo, "show", "--name-only", "--format=", "HEAD"), "\n")
 	if slices.Contains(changed, "linkerd-policy/shop/orders.yaml") || slices.Contains(changed, "linkerd-policy/payments/ledger.yaml") {
 		t.Errorf("the second commit rewrote files the new window does not concern: %v", changed)

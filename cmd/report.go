@@ -14,10 +14,27 @@ import (
 	"github.com/cinchmesh/cinch/synth/policy"
 )
 
+// listFindings writes the observed traffic a reviewed policy denies, one
+// line per finding, under a heading.
+func listFindings(s Streams, heading string, fs []diff.Finding) {
+	if len(fs) == 0 {
+		return
+	}
+	fmt.Fprintf(s.Err, "%s:\n", heading)
+	for _, f := range fs {
+		route := ""
+		if f.Route != "" {
+			route = ", route " + f.Route
+		}
+		fmt.Fprintf(s.Err, "  %s -> %s port %d: %d requests, e.g. %s (%s%s: %s)\n", f.Client, f.Server, f.Port, f.Requests, f.Sample, f.ServerPolicy, route, f.Reason)
+	}
+}
+
 func newReportCommand(s Streams) *cobra.Command {
 	o := &synthOptions{}
 	src := &diffOptions{}
 	var output string
+	var allowAudit bool
 	c := &cobra.Command{
 		Use:   "report RECORDING... [--level ...] [--policy PATH | --cluster] -o report.html",
 		Short: "Write a self-contained HTML page: the observed graph, who may call what, coverage and rollout",
@@ -43,6 +60,7 @@ nothing from the network and runs no scripts.`,
 			}
 			d := gitops.Describe{Level: opts.Level, Mode: opts.Mode}
 			marks := gitops.Marks(rec, res, nil, opts.GrantDenied)
+			var reviewed *diff.Report
 			if src.fromCluster || len(src.policies) > 0 {
 				// Review the given policy instead of the synthesized one;
 				// the synthesis still gives coverage and warnings.
@@ -60,6 +78,7 @@ nothing from the network and runs no scripts.`,
 					return err
 				}
 				marks = gitops.MarksFromDiff(rec, rep)
+				reviewed = rep
 				res.Units = []synth.Unit{{Set: *set}}
 				d.Reviewed = "the policy " + map[bool]string{true: "in the cluster", false: "in " + strings.Join(src.policies, ", ")}[src.fromCluster]
 			}
@@ -68,13 +87,22 @@ nothing from the network and runs no scripts.`,
 				return err
 			}
 			if output == "-" {
-				_, err := s.Out.Write(page.Bytes())
-				return err
-			}
-			if err := recording.WriteAtomic(output, page.Bytes()); err != nil {
+				if _, err := s.Out.Write(page.Bytes()); err != nil {
+					return err
+				}
+			} else if err := recording.WriteAtomic(output, page.Bytes()); err != nil {
 				return fmt.Errorf("-o %s: %w", output, err)
 			}
-			return nil
+			if reviewed == nil {
+				return nil
+			}
+			// The page draws breakage as red edges; say it in text too, and
+			// exit as diff does.
+			listFindings(s, "would be denied", reviewed.Denied)
+			if !allowAudit {
+				listFindings(s, "admitted only by audit (denied once enforced)", reviewed.Audit)
+			}
+			return findings(&reviewed.Summary, allowAudit)
 		},
 	}
 	o.addFlags(c.Flags())
@@ -82,6 +110,7 @@ nothing from the network and runs no scripts.`,
 	c.Flags().StringVarP(&output, "output", "o", "-", "the HTML file to write (- for stdout)")
 	c.Flags().StringArrayVar(&src.policies, "policy", nil, "review these policy manifests (files or directories; repeatable) instead of the synthesized policy")
 	c.Flags().BoolVar(&src.fromCluster, "cluster", false, "review the policy in the cluster (the kubeconfig flags select it) instead of the synthesized policy")
+	c.Flags().BoolVar(&allowAudit, "allow-audit", false, "with --policy or --cluster: exit 0 when observed traffic is admitted only by audit mode (by default that exits 1, as in cinch diff)")
 	c.Flags().StringVar(&src.kube.kubeconfig, "kubeconfig", "", "path to the kubeconfig file (default: $KUBECONFIG or ~/.kube/config)")
 	c.Flags().StringVar(&src.kube.overrides.CurrentContext, "context", "", "the kubeconfig context to use")
 	return c

@@ -149,6 +149,12 @@ func grants(list []eval.Grant, set *policy.Set, used map[usageKey]*usage, hit ma
 		}
 	}
 	for k := range defaults {
+		if k.authz.Name == policy.Audit && used[k] == nil {
+			// A Server in audit mode that admitted nothing beyond its
+			// authorizations is a rollout stage, not a grant: traffic it
+			// would admit is reported as audit only.
+			continue
+		}
 		checks = append(checks, defaultGrant(k, used[k], hit))
 	}
 	var score Score

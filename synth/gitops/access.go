@@ -36,12 +36,19 @@ func accessOf(set *policy.Set, rec *recording.Recording) ([]string, error) {
 		case eval.AuthenticationTLS:
 			who = append(who, "any TLS client")
 		}
-		for _, n := range g.Networks {
-			s := n.CIDR
-			if len(n.Except) > 0 {
-				s += " except " + strings.Join(n.Except, ",")
+		switch {
+		case anyAddress(g.Networks) && len(who) == 0:
+			who = append(who, "any client from any address")
+		case anyAddress(g.Networks):
+			// Every address: the identity alone decides.
+		default:
+			for _, n := range g.Networks {
+				s := n.CIDR
+				if len(n.Except) > 0 {
+					s += " except " + strings.Join(n.Except, ",")
+				}
+				who = append(who, "from "+s)
 			}
-			who = append(who, "from "+s)
 		}
 		if len(who) == 0 {
 			who = append(who, "any client")
@@ -50,6 +57,22 @@ func accessOf(set *policy.Set, rec *recording.Recording) ([]string, error) {
 	}
 	slices.Sort(out)
 	return slices.Compact(out), nil
+}
+
+// anyAddress says networks admit every address, IPv4 and IPv6 (what an
+// authorization that names no networks is given): no restriction, to be
+// written as such rather than as 0.0.0.0/0, which reads as a new
+// internet-wide grant.
+func anyAddress(networks []policy.Network) bool {
+	var v4, v6 bool
+	for _, n := range networks {
+		if len(n.Except) > 0 {
+			continue
+		}
+		v4 = v4 || n.CIDR == "0.0.0.0/0"
+		v6 = v6 || n.CIDR == "::/0"
+	}
+	return v4 && v6
 }
 
 // accessChange compares the grants of two policy sets.
