@@ -33,8 +33,9 @@ metadata: {name: lockdown, namespace: shop}
 spec: {podSelector: {matchLabels: {app: web}}, port: 8080, accessPolicy: deny}
 `)
 	page = filepath.Join(dir, "review.html")
-	if _, stderr, err := run(t, "", "report", rec, "--policy", lockdown, "-o", page); err != nil {
-		t.Fatalf("%v\n%s", err, stderr)
+	// It breaks web's traffic: the exit code says so, as diff's would.
+	if _, stderr, err := run(t, "", "report", rec, "--policy", lockdown, "-o", page); ExitCode(err) != ExitFindings || !strings.Contains(stderr, "would be denied:\n  ip:203.0.113.7 -> shop/web port 8080") {
+		t.Fatalf("report --policy of a breaking policy: %v (exit %d)\n%s", err, ExitCode(err), stderr)
 	}
 	html, _ = os.ReadFile(page)
 	if !strings.Contains(string(html), "under review") || strings.Count(string(html), `class="edge denied"`) != 1 || !strings.Contains(string(html), "ip:203.0.113.7 -&gt; shop/web:8080") {
