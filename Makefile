@@ -47,11 +47,11 @@ e2e:
 	$(GO) vet -tags e2e ./fixtures/...
 	CINCH_E2E=1 $(GO) test -tags e2e -count=1 -timeout 30m ./fixtures/e2e/... ./fixtures/kubeapi/...
 
-# Record the bundled shop scenario (demo/, generated from fixtures/scenarios/shop.yaml; a
+# Record the bundled shop scenario (fixtures/demo/, generated from fixtures/scenarios/shop.yaml; a
 # test fails when it is stale), show the graph, synthesize policy and diff it.
 demo: build
 	@mkdir -p $(DEMO)
-	$(BIN) observe --from-file demo/shop.tap.json.gz --cluster-file demo/shop.cluster.yaml -o $(DEMO)/shop.recording.yaml
+	$(BIN) observe --from-file fixtures/demo/shop.tap.json.gz --cluster-file fixtures/demo/shop.cluster.yaml -o $(DEMO)/shop.recording.yaml
 	$(BIN) graph show $(DEMO)/shop.recording.yaml
 	$(BIN) synth $(DEMO)/shop.recording.yaml --level serviceaccount -o $(DEMO)/policy
 	$(BIN) diff $(DEMO)/shop.recording.yaml --policy $(DEMO)/policy -o table
@@ -59,7 +59,7 @@ demo: build
 # Regenerate the bundled demo data from the shop scenario.
 demo-data:
 	$(GO) run ./fixtures/gen -scenario fixtures/scenarios/shop.yaml -out $(DEMO)/gen -gzip
-	cp $(DEMO)/gen/shop.tap.json.gz $(DEMO)/gen/shop.cluster.yaml demo/
+	cp $(DEMO)/gen/shop.tap.json.gz $(DEMO)/gen/shop.cluster.yaml fixtures/demo/
 
 # Regenerate the command reference under docs/reference.
 docs:

@@ -63,6 +63,6 @@ func runBin(t *testing.T, dir, stdin string, args ...string) binResult {
 
 // demoFile is a file of the bundled demo data.
 func demoFile(name string) string {
-	p, _ := filepath.Abs(filepath.Join("..", "demo", name))
+	p, _ := filepath.Abs(filepath.Join("..", "fixtures", "demo", name))
 	return p
 }

@@ -73,7 +73,7 @@ func TestReadmeFirstExample(t *testing.T) {
 	}
 	dir := t.TempDir()
 	repo, _ := filepath.Abs("..")
-	if err := os.Symlink(filepath.Join(repo, "demo"), filepath.Join(dir, "demo")); err != nil {
+	if err := os.Symlink(filepath.Join(repo, "fixtures"), filepath.Join(dir, "fixtures")); err != nil {
 		t.Fatal(err)
 	}
 	var ran int

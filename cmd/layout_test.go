@@ -57,3 +57,27 @@ func TestLayoutMatchesGoList(t *testing.T) {
 		}
 	}
 }
+
+// TestTopLevelIsTheDesignCard holds the repository's top level to the
+// design card: the code lives in observe, synth and cmd, everything the
+// tests and the demo read in fixtures, prose in docs; beside them only the
+// module files and the build, CI and release recipes.
+func TestTopLevelIsTheDesignCard(t *testing.T) {
+	out, err := exec.Command("git", "-C", "..", "ls-files").Output()
+	if err != nil {
+		t.Skipf("not a git checkout: %v", err)
+	}
+	allowed := map[string]bool{
+		"observe": true, "synth": true, "cmd": true, "fixtures": true, "docs": true,
+		"go.mod": true, "go.sum": true, "README.md": true, "Makefile": true,
+		".ci": true, ".gitignore": true, ".goreleaser.yaml": true, ".krew.yaml": true,
+	}
+	seen := map[string]bool{}
+	for _, f := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		top, _, _ := strings.Cut(f, "/")
+		if !allowed[top] && !seen[top] {
+			seen[top] = true
+			t.Errorf("%s is at the top level: the design card puts code in observe/, synth/ or cmd/, test and demo data in fixtures/, prose in docs/", top)
+		}
+	}
+}
