@@ -5,20 +5,14 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/kubernetes"
 
-	"github.com/cinchmesh/cinch/observe/cluster"
 	"github.com/cinchmesh/cinch/synth/alerts"
 	"github.com/cinchmesh/cinch/synth/diff"
-	"github.com/cinchmesh/cinch/synth/policy"
 )
 
 type alertsOptions struct {
@@ -145,32 +139,16 @@ func (o *alertsOptions) run(ctx context.Context, s Streams) error {
 // readCluster reads the policy objects of every namespace of the cluster
 // and the namespaces under default deny.
 func (o *alertsOptions) readCluster(ctx context.Context) (alerts.Input, error) {
-	cfg, err := o.kube.restConfig()
-	if err != nil {
-		return alerts.Input{}, err
-	}
-	cs, err := kubernetes.NewForConfig(cfg)
-	if err != nil {
-		return alerts.Input{}, fmt.Errorf("kubeconfig: %w", err)
-	}
-	dyn, err := dynamic.NewForConfig(cfg)
-	if err != nil {
-		return alerts.Input{}, fmt.Errorf("kubeconfig: %w", err)
-	}
-	list, err := cs.CoreV1().Namespaces().List(ctx, metav1.ListOptions{})
-	if err != nil {
-		return alerts.Input{}, fmt.Errorf("list namespaces: %w", err)
-	}
 	var in alerts.Input
-	var namespaces []string
-	for _, ns := range list.Items {
-		namespaces = append(namespaces, ns.Name)
-		if ns.Annotations[cluster.AnnotationDefaultInbound] == policy.Deny {
-			in.DefaultDeny = append(in.DefaultDeny, ns.Name)
-		}
+	dyn, cs, err := o.kube.clients()
+	if err != nil {
+		return in, err
 	}
-	slices.Sort(namespaces)
-	slices.Sort(in.DefaultDeny)
+	namespaces, defaultDeny, err := diff.ListNamespaces(ctx, cs)
+	if err != nil {
+		return in, err
+	}
+	in.DefaultDeny = defaultDeny
 	in.Policy, err = diff.ListPolicy(ctx, dyn, namespaces)
 	return in, err
 }

@@ -11,8 +11,6 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
-	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/cinchmesh/cinch/observe/cluster"
@@ -243,45 +241,15 @@ func readPolicies(s Streams, paths []string) (*policy.Set, error) {
 }
 
 // readCluster reads the policy objects and the cluster objects of the
-// recording's server namespaces (or the one -n names).
+// recording's server namespaces (or those of them -n names).
 func (o *diffOptions) readCluster(ctx context.Context, rec *recording.Recording, only []string) (*policy.Set, diff.Cluster, error) {
-	namespaces := diff.ServerNamespaces(rec)
-	if len(only) > 0 {
-		namespaces = slices.DeleteFunc(namespaces, func(ns string) bool { return !slices.Contains(only, ns) })
+	dyn, cs, err := o.kube.clients()
+	if err != nil {
+		return nil, nil, err
 	}
-	set, objs, err := o.kube.listPolicy(ctx, namespaces)
+	set, objs, err := diff.ReadCluster(ctx, dyn, cs, diff.ServerNamespaces(rec, only...))
 	if err != nil || objs == nil {
 		return set, nil, err
 	}
 	return set, cluster.NewInventory(objs, cluster.Options{TrustDomain: o.trustDomain}), nil
-}
-
-// listPolicy reads the policy objects and the cluster objects of the
-// namespaces from the API server the kubeconfig flags select; none
-// without namespaces.
-func (k *kubeOptions) listPolicy(ctx context.Context, namespaces []string) (*policy.Set, *cluster.Objects, error) {
-	if len(namespaces) == 0 {
-		return &policy.Set{}, nil, nil
-	}
-	cfg, err := k.restConfig()
-	if err != nil {
-		return nil, nil, err
-	}
-	dyn, err := dynamic.NewForConfig(cfg)
-	if err != nil {
-		return nil, nil, fmt.Errorf("kubeconfig: %w", err)
-	}
-	cs, err := kubernetes.NewForConfig(cfg)
-	if err != nil {
-		return nil, nil, fmt.Errorf("kubeconfig: %w", err)
-	}
-	set, err := diff.ListPolicy(ctx, dyn, namespaces)
-	if err != nil {
-		return nil, nil, err
-	}
-	objs, err := cluster.List(ctx, cs, namespaces)
-	if err != nil {
-		return nil, nil, err
-	}
-	return set, objs, nil
 }

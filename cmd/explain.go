@@ -10,8 +10,6 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
-	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/kubernetes"
 
 	"github.com/cinchmesh/cinch/observe/cluster"
 	"github.com/cinchmesh/cinch/observe/prom"
@@ -211,22 +209,11 @@ func (o *explainOptions) input(ctx context.Context, s Streams, rec *recording.Re
 	var objs *cluster.Objects
 	switch {
 	case o.fromCluster:
-		cfg, err := o.kube.restConfig()
+		dyn, cs, err := o.kube.clients()
 		if err != nil {
 			return in, err
 		}
-		dyn, err := dynamic.NewForConfig(cfg)
-		if err != nil {
-			return in, fmt.Errorf("kubeconfig: %w", err)
-		}
-		cs, err := kubernetes.NewForConfig(cfg)
-		if err != nil {
-			return in, fmt.Errorf("kubeconfig: %w", err)
-		}
-		if in.Policy, err = diff.ListPolicy(ctx, dyn, namespaces); err != nil {
-			return in, err
-		}
-		if objs, err = cluster.List(ctx, cs, namespaces); err != nil {
+		if in.Policy, objs, err = diff.ReadCluster(ctx, dyn, cs, namespaces); err != nil {
 			return in, err
 		}
 	default:
@@ -314,13 +301,9 @@ func (o *explainOptions) deniedEvidence(ctx context.Context, s Streams, args []s
 			return nil, fmt.Errorf("--cluster-file: %w", err)
 		}
 	case o.fromCluster:
-		cfg, err := o.kube.restConfig()
+		_, cs, err := o.kube.clients()
 		if err != nil {
 			return nil, err
-		}
-		cs, err := kubernetes.NewForConfig(cfg)
-		if err != nil {
-			return nil, fmt.Errorf("kubeconfig: %w", err)
 		}
 		naming.List = func(ctx context.Context, namespaces []string) (*cluster.Objects, error) {
 			return cluster.List(ctx, cs, namespaces)

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
@@ -150,6 +151,24 @@ func (k *kubeOptions) restConfig() (*rest.Config, error) {
 		l.cfg.Timeout = time.Minute
 	}
 	return l.cfg, nil
+}
+
+// clients are the dynamic client (policy objects) and the clientset
+// (cluster objects) for the API server the flags select.
+func (k *kubeOptions) clients() (dynamic.Interface, kubernetes.Interface, error) {
+	cfg, err := k.restConfig()
+	if err != nil {
+		return nil, nil, err
+	}
+	dyn, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		return nil, nil, fmt.Errorf("kubeconfig: %w", err)
+	}
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, nil, fmt.Errorf("kubeconfig: %w", err)
+	}
+	return dyn, cs, nil
 }
 
 // reachTimeout bounds the first request of an implicit read of cluster

@@ -222,5 +222,9 @@ func (o *statusOptions) readCluster(ctx context.Context, rec *recording.Recordin
 	if len(only) > 0 {
 		namespaces = only
 	}
-	return o.diff.kube.listPolicy(ctx, namespaces)
+	dyn, cs, err := o.diff.kube.clients()
+	if err != nil {
+		return nil, nil, err
+	}
+	return diff.ReadCluster(ctx, dyn, cs, namespaces)
 }

@@ -204,15 +204,16 @@ func clusterWorkloads(rec *recording.Recording, c Cluster) []recording.Workload 
 }
 
 // ServerNamespaces lists the namespaces of the workloads that rec saw as
-// servers: where policy objects and cluster objects matter.
-func ServerNamespaces(rec *recording.Recording) []string {
+// servers: where policy objects and cluster objects matter; only those of
+// them in only when it names any.
+func ServerNamespaces(rec *recording.Recording, only ...string) []string {
 	ns := map[recording.PeerID]string{}
 	for _, w := range rec.Workloads {
 		ns[w.ID] = w.Namespace
 	}
 	var out []string
 	for _, e := range rec.Edges {
-		if n, ok := ns[e.Server]; ok {
+		if n, ok := ns[e.Server]; ok && (len(only) == 0 || slices.Contains(only, n)) {
 			out = append(out, n)
 		}
 	}

@@ -11,9 +11,48 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
 
+	"github.com/cinchmesh/cinch/observe/cluster"
 	"github.com/cinchmesh/cinch/synth/policy"
 )
+
+// ReadCluster reads what a policy is judged against from a cluster: the
+// policy objects of the namespaces (as ListPolicy) and their cluster
+// objects (workloads, pods, Services, as cluster.List). Neither without
+// namespaces.
+func ReadCluster(ctx context.Context, dyn dynamic.Interface, cs kubernetes.Interface, namespaces []string) (*policy.Set, *cluster.Objects, error) {
+	if len(namespaces) == 0 {
+		return &policy.Set{}, nil, nil
+	}
+	set, err := ListPolicy(ctx, dyn, namespaces)
+	if err != nil {
+		return nil, nil, err
+	}
+	objs, err := cluster.List(ctx, cs, namespaces)
+	if err != nil {
+		return nil, nil, err
+	}
+	return set, objs, nil
+}
+
+// ListNamespaces lists every namespace of a cluster, sorted, and those
+// whose default inbound policy annotation is deny.
+func ListNamespaces(ctx context.Context, cs kubernetes.Interface) (all, defaultDeny []string, err error) {
+	list, err := cs.CoreV1().Namespaces().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil, nil, fmt.Errorf("list namespaces: %w", err)
+	}
+	for _, ns := range list.Items {
+		all = append(all, ns.Name)
+		if ns.Annotations[cluster.AnnotationDefaultInbound] == policy.Deny {
+			defaultDeny = append(defaultDeny, ns.Name)
+		}
+	}
+	slices.Sort(all)
+	slices.Sort(defaultDeny)
+	return all, defaultDeny, nil
+}
 
 // policyResource is a policy resource to read from a cluster, with the
 // versions to try, newest first: a cluster serves the versions of the CRDs

@@ -7,11 +7,14 @@ import (
 	"strings"
 	"testing"
 
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	dynamicfake "k8s.io/client-go/dynamic/fake"
+	kubefake "k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
 
 	"github.com/cinchmesh/cinch/observe/recording"
@@ -148,7 +151,49 @@ func TestServerNamespaces(t *testing.T) {
 	if got := ServerNamespaces(rec); !slices.Equal(got, []string{"jobs", "shop"}) {
 		t.Errorf("ServerNamespaces = %v, want [jobs shop]", got)
 	}
+	if got := ServerNamespaces(rec, "shop", "other"); !slices.Equal(got, []string{"shop"}) {
+		t.Errorf("ServerNamespaces(shop, other) = %v, want [shop]: only recorded server namespaces that -n names", got)
+	}
 	if got := ServerNamespaces(recording.New()); len(got) != 0 {
 		t.Errorf("ServerNamespaces of an empty recording = %v", got)
+	}
+}
+
+func TestReadCluster(t *testing.T) {
+	cs := kubefake.NewClientset(
+		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "shop"}},
+		&corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "api-1"}},
+		&corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "jobs", Name: "batch-1"}})
+	set, objs, err := ReadCluster(context.Background(), fakePolicyCluster(t), cs, []string{"shop"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := names(set.Servers); !slices.Equal(got, []string{"shop/api-http"}) {
+		t.Errorf("Servers = %v, want shop/api-http", got)
+	}
+	if objs == nil || len(objs.Pods) != 1 || objs.Pods[0].Name != "api-1" {
+		t.Errorf("cluster objects = %+v, want shop's pod api-1 alone", objs)
+	}
+	set, objs, err = ReadCluster(context.Background(), fakePolicyCluster(t), cs, nil)
+	if err != nil || len(set.Servers) != 0 || objs != nil {
+		t.Errorf("no namespaces: %v, %v, %v; want nothing read", set, objs, err)
+	}
+}
+
+func TestListNamespaces(t *testing.T) {
+	ns := func(name, defaultPolicy string) *corev1.Namespace {
+		n := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}
+		if defaultPolicy != "" {
+			n.Annotations = map[string]string{"config.linkerd.io/default-inbound-policy": defaultPolicy}
+		}
+		return n
+	}
+	cs := kubefake.NewClientset(ns("shop", "deny"), ns("jobs", "audit"), ns("apps", ""), ns("billing", "deny"))
+	all, deny, err := ListNamespaces(context.Background(), cs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(all, []string{"apps", "billing", "jobs", "shop"}) || !slices.Equal(deny, []string{"billing", "shop"}) {
+		t.Errorf("ListNamespaces = %v, deny %v; want every namespace sorted, deny billing and shop", all, deny)
 	}
 }
