@@ -16,6 +16,8 @@ import (
 	"slices"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/cinchmesh/cinch/observe/pathseg"
 )
 
 // Match kinds, as HTTPRoute path matches name them.
@@ -87,33 +89,8 @@ func (o Options) Validate() error {
 	return nil
 }
 
-// Parameter classes, from narrow to wide. A wider class at a position
-// absorbs the narrower ones it covers, so templates never overlap.
-type class int
-
-const (
-	classLiteral class = iota
-	classInt
-	classDate
-	classUUID
-	classHex
-	classAny
-)
-
-var classes = map[class]struct{ name, re string }{
-	classInt:  {"int", `[0-9]+`},
-	classDate: {"date", `[0-9]{4}-[0-9]{2}-[0-9]{2}`},
-	classUUID: {"uuid", `[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}`},
-	classHex:  {"hex", `[0-9a-fA-F]+`},
-	classAny:  {"param", `[^/]+`},
-}
-
 var (
-	reInt  = regexp.MustCompile(`^[0-9]+$`)
-	reDate = regexp.MustCompile(`^[0-9]{4}-[0-9]{2}-[0-9]{2}$`)
-	reUUID = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
-	reHex  = regexp.MustCompile(`^[0-9a-fA-F]+$`)
-	// reExt is a file extension after a typed id: "123.json".
+	// reExt is a file extension at the end of a segment: "report.pdf".
 	reExt = regexp.MustCompile(`^(.+?)(\.[A-Za-z][A-Za-z0-9]{0,7})$`)
 	// reGRPC is the shape of a gRPC path: /package.Service/Method. On a
 	// server known to speak gRPC the package may be absent
@@ -123,42 +100,11 @@ var (
 	reGRPCMethod = regexp.MustCompile(`^/([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)/([A-Za-z_][A-Za-z0-9_]*)$`)
 )
 
-// segment is one position of a path: a literal, or a parameter class with
-// a literal suffix ("{int}.json").
-type segment struct {
-	class  class
-	lit    string // the literal, for classLiteral
-	suffix string
-}
+// segment is one position of a path: literal text and typed parts.
+type segment = pathseg.Segment
 
-func (s segment) key() string { return fmt.Sprintf("%d\x00%s\x00%s", s.class, s.lit, s.suffix) }
-
-// classify types one raw segment.
-func classify(raw string, opts Options) segment {
-	if c := typeOf(raw, opts); c != classLiteral {
-		return segment{class: c}
-	}
-	if m := reExt.FindStringSubmatch(raw); m != nil {
-		if c := typeOf(m[1], opts); c != classLiteral {
-			return segment{class: c, suffix: m[2]}
-		}
-	}
-	return segment{lit: raw}
-}
-
-func typeOf(s string, opts Options) class {
-	switch {
-	case reInt.MatchString(s):
-		return classInt
-	case reDate.MatchString(s):
-		return classDate
-	case reUUID.MatchString(s):
-		return classUUID
-	case len(s) >= opts.HexMinLength && reHex.MatchString(s) && strings.ContainsAny(s, "0123456789"):
-		return classHex
-	}
-	return classLiteral
-}
+// classify types one raw segment on sight (observe/pathseg).
+func classify(raw string, opts Options) segment { return pathseg.Classify(raw, opts.HexMinLength) }
 
 // node is a position in the tree of paths.
 type node struct {
@@ -179,7 +125,7 @@ type leaf struct {
 
 // child returns the node under n for seg, adding it when new.
 func (n *node) child(seg segment) *node {
-	k := seg.key()
+	k := seg.Template()
 	c := n.children[k]
 	if c == nil {
 		c = &child{seg: seg, node: newNode()}
@@ -227,7 +173,7 @@ func Infer(samples []Sample, opts Options, grpc bool) []Template {
 			k := [2]string{s.Method, path}
 			t := exact[k]
 			if t == nil {
-				t = &Template{Method: s.Method, Pattern: path, Redacted: escapeBraces(path), Match: MatchExact, Value: path, ProfileRegex: regexp.QuoteMeta(path)}
+				t = &Template{Method: s.Method, Pattern: path, Redacted: pathseg.EscapeBraces(path), Match: MatchExact, Value: path, ProfileRegex: regexp.QuoteMeta(path)}
 				if m != nil {
 					t.GRPCService, t.GRPCMethod = m[1], m[2]
 				}
@@ -284,9 +230,10 @@ func Infer(samples []Sample, opts Options, grpc bool) []Template {
 	return out
 }
 
-// generalize merges the children of every position, bottom up: many
-// literals become a parameter, and a wider class absorbs the narrower
-// ones at the same position.
+// generalize merges the children of every position, bottom up: values
+// that share a shape become one sub-segment template, many other literals
+// become a parameter, and a wider class absorbs the narrower ones at the
+// same position.
 func (n *node) generalize(opts Options) {
 	n.absorbCovered()
 	for _, c := range n.children {
@@ -294,27 +241,53 @@ func (n *node) generalize(opts Options) {
 	}
 	var literals []*child
 	for _, c := range n.children {
-		if c.seg.class == classLiteral {
+		if !c.seg.Typed() {
 			literals = append(literals, c)
 		}
 	}
-	if len(literals) >= opts.MinDistinct {
-		// Every value at this position becomes one parameter; a suffix
-		// they all share (".pdf") is kept.
-		any := segment{class: classAny, suffix: commonExtension(n)}
+	groups, leftovers := shapes(literals, opts)
+	if leftovers >= opts.MinDistinct {
+		// Too many values fit no shape: every value at this position
+		// becomes one parameter; an extension they all share (".pdf") is
+		// kept.
+		any := segment{{Class: pathseg.Any}}
+		if ext := commonExtension(n); ext != "" {
+			any = append(any, pathseg.Part{Lit: ext})
+		}
 		merged := newNode()
 		for _, c := range n.children {
 			merged.merge(c.node)
 		}
 		merged.generalize(opts)
-		n.children = map[string]*child{any.key(): {seg: any, node: merged}}
+		n.children = map[string]*child{any.Template(): {seg: any, node: merged}}
 		return
 	}
-	// Hex ids can be all digits: ints at a position with hex ids are hex.
-	n.absorb(classInt, classHex, opts)
+	for _, g := range groups {
+		merged := newNode()
+		for _, c := range g.members {
+			merged.merge(c.node)
+			delete(n.children, c.seg.Template())
+		}
+		n.adopt(g.seg, merged)
+	}
+	n.joinWords()
+	for _, c := range n.children {
+		c.node.generalize(opts)
+	}
 	for _, c := range n.absorbCovered() {
 		c.node.generalize(opts)
 	}
+}
+
+// adopt adds seg with subtree o under n, merging into a child of the same
+// segment.
+func (n *node) adopt(seg segment, o *node) {
+	k := seg.Template()
+	if have, ok := n.children[k]; ok {
+		have.node.merge(o)
+		return
+	}
+	n.children[k] = &child{seg: seg, node: o}
 }
 
 // absorbCovered merges into each parameter child the siblings whose
@@ -324,7 +297,7 @@ func (n *node) generalize(opts Options) {
 func (n *node) absorbCovered() []*child {
 	var grew []*child
 	for _, p := range n.children {
-		if p.seg.class == classLiteral {
+		if !p.seg.Typed() {
 			continue
 		}
 		merged := false
@@ -342,37 +315,89 @@ func (n *node) absorbCovered() []*child {
 	return grew
 }
 
-// absorb merges children of class narrow into those of class wide with the
-// same suffix, and generalizes the merged subtree again.
-func (n *node) absorb(narrow, wide class, opts Options) {
-	for k, c := range n.children {
-		if c.seg.class != narrow {
+// joinWords merges siblings that differ only in the classes of their
+// alphanumeric runs ({int}.json and {hex}.json, ORD-{int} and
+// ORD-{alnum:5}) into one whose runs are the wider class, since their
+// matches overlap: hex ids that happen to be all digits join {hex}.
+func (n *node) joinWords() {
+	byShape := map[string][]*child{}
+	var order []string
+	for _, c := range n.children {
+		if !c.seg.Typed() {
 			continue
 		}
-		target := segment{class: wide, suffix: c.seg.suffix}
-		if w, ok := n.children[target.key()]; ok {
-			w.node.merge(c.node)
-			w.node.generalize(opts)
-			delete(n.children, k)
+		k := wordShape(c.seg)
+		if byShape[k] == nil {
+			order = append(order, k)
 		}
+		byShape[k] = append(byShape[k], c)
+	}
+	slices.Sort(order)
+	for _, k := range order {
+		cs := byShape[k]
+		if len(cs) < 2 {
+			continue
+		}
+		slices.SortFunc(cs, func(a, b *child) int { return cmp.Compare(a.seg.Template(), b.seg.Template()) })
+		joined := slices.Clone(cs[0].seg)
+		for _, c := range cs[1:] {
+			for i, p := range c.seg {
+				if p.Class.Word() {
+					if p.Class > joined[i].Class {
+						joined[i].Class = p.Class
+					}
+					if p.Len != joined[i].Len {
+						joined[i].Len = 0
+					}
+				}
+			}
+		}
+		for i := range joined {
+			if joined[i].Class == pathseg.Int {
+				joined[i].Len = 0
+			}
+		}
+		merged := newNode()
+		for _, c := range cs {
+			merged.merge(c.node)
+			delete(n.children, c.seg.Template())
+		}
+		n.adopt(joined, merged)
 	}
 }
 
-// commonExtension is the suffix every child of n shares, when there is
-// one: ".pdf" for report-1.pdf, summary.pdf.
+// wordShape is a segment's template with every alphanumeric run written
+// alike, so segments whose runs could match the same text share it.
+func wordShape(s segment) string {
+	var b strings.Builder
+	for _, p := range s {
+		if p.Class.Word() {
+			b.WriteString("{w}")
+			continue
+		}
+		b.WriteString(segment{p}.Template())
+	}
+	return b.String()
+}
+
+// commonExtension is the file extension every child of n ends with, when
+// there is one: ".pdf" for report-1.pdf, summary.pdf.
 func commonExtension(n *node) string {
 	ext := ""
 	for _, c := range n.children {
-		var e string
-		if c.seg.class == classLiteral {
-			m := reExt.FindStringSubmatch(c.seg.lit)
-			if m == nil {
-				return ""
-			}
-			e = m[2]
-		} else {
-			e = c.seg.suffix
+		last := c.seg[len(c.seg)-1]
+		if last.Class != pathseg.Literal {
+			return ""
 		}
+		text := last.Lit
+		if len(c.seg) > 1 {
+			text = "x" + text // the literal follows a value
+		}
+		m := reExt.FindStringSubmatch(text)
+		if m == nil {
+			return ""
+		}
+		e := m[2]
 		if e == "" || (ext != "" && e != ext) {
 			return ""
 		}
@@ -420,17 +445,10 @@ func template(method string, segs []segment, l *leaf) Template {
 		pattern.WriteByte('/')
 		redacted.WriteByte('/')
 		re.WriteByte('/')
-		if s.class == classLiteral {
-			pattern.WriteString(s.lit)
-			redacted.WriteString(escapeBraces(s.lit))
-			re.WriteString(regexp.QuoteMeta(s.lit))
-			continue
-		}
-		literal = false
-		c := classes[s.class]
-		pattern.WriteString("{" + c.name + "}" + s.suffix)
-		redacted.WriteString("{" + c.name + "}" + s.suffix)
-		re.WriteString(c.re + regexp.QuoteMeta(s.suffix))
+		pattern.WriteString(s.Pattern())
+		redacted.WriteString(s.Template())
+		re.WriteString(s.Regexp())
+		literal = literal && !s.Typed()
 	}
 	t := Template{Method: method, Pattern: pattern.String(), Redacted: redacted.String(), Requests: l.requests, ProbeRequests: l.probeRequests, Samples: l.samples}
 	if literal {
@@ -441,26 +459,21 @@ func template(method string, segs []segment, l *leaf) Template {
 	return t
 }
 
-// reTemplateSegment is a parameter segment of a template: "{int}.json".
-var reTemplateSegment = regexp.MustCompile(`^\{(int|date|uuid|hex|param)\}(\.[A-Za-z][A-Za-z0-9]{0,7})?$`)
-
-// covered says whether every value of segment s matches parameter p. A
-// literal never fits {int}, {date} or {uuid} (classify would have typed
-// it), but a short hex-looking one fits {hex}.
+// covered says whether every value of segment s matches parameter p: a
+// literal it matches, or, for {param}, any segment ending in its
+// extension.
 func covered(p, s segment) bool {
-	if s.class != classLiteral {
-		return p.class == classAny && (p.suffix == "" || s.suffix == p.suffix)
+	if lit, ok := s.Literal(); ok {
+		return p.Match(lit)
 	}
-	v, ok := strings.CutSuffix(s.lit, p.suffix)
-	switch {
-	case !ok || v == "":
+	if p[0].Class != pathseg.Any {
 		return false
-	case p.class == classAny:
-		return true
-	case p.class == classHex:
-		return strings.Trim(v, "0123456789abcdefABCDEF") == ""
 	}
-	return false
+	if len(p) == 1 {
+		return true
+	}
+	last := s[len(s)-1]
+	return last.Class == pathseg.Literal && strings.HasSuffix(last.Lit, p[1].Lit) && (len(s) > 1 || last.Lit != p[1].Lit)
 }
 
 // parseTemplate reads the segments of a template written as
@@ -468,15 +481,7 @@ func covered(p, s segment) bool {
 func parseTemplate(path string) []segment {
 	var segs []segment
 	for _, raw := range strings.Split(path[1:], "/") {
-		if m := reTemplateSegment.FindStringSubmatch(raw); m != nil {
-			for c, def := range classes {
-				if def.name == m[1] {
-					segs = append(segs, segment{class: c, suffix: m[2]})
-				}
-			}
-			continue
-		}
-		segs = append(segs, segment{lit: unescapeBraces(raw)})
+		segs = append(segs, pathseg.ParseTemplate(raw))
 	}
 	return segs
 }
@@ -485,28 +490,14 @@ func parseTemplate(path string) []segment {
 func literalPath(segs []segment) string {
 	var b strings.Builder
 	for _, s := range segs {
-		if s.class != classLiteral {
+		lit, ok := s.Literal()
+		if !ok {
 			return ""
 		}
 		b.WriteByte('/')
-		b.WriteString(s.lit)
+		b.WriteString(lit)
 	}
 	return b.String()
-}
-
-var (
-	braceEscaper   = strings.NewReplacer("{", "{{", "}", "}}")
-	braceUnescaper = strings.NewReplacer("{{", "{", "}}", "}")
-)
-
-func escapeBraces(s string) string { return braceEscaper.Replace(s) }
-
-func unescapeBraces(s string) string { return braceUnescaper.Replace(s) }
-
-// examples are a path segment of each parameter class.
-var examples = map[string]string{
-	"int": "0", "date": "2000-01-01", "uuid": "00000000-0000-0000-0000-000000000000",
-	"hex": "0123456789abcdef0123456789abcdef", "param": "param",
 }
 
 // Example is one path a template written as Template.Redacted covers, for
@@ -520,11 +511,7 @@ func Example(template string) string {
 	var b strings.Builder
 	for _, raw := range strings.Split(template[1:], "/") {
 		b.WriteByte('/')
-		if m := reTemplateSegment.FindStringSubmatch(raw); m != nil {
-			b.WriteString(examples[m[1]] + m[2])
-			continue
-		}
-		b.WriteString(unescapeBraces(raw))
+		b.WriteString(pathseg.ParseTemplate(raw).Example())
 	}
 	return b.String()
 }

@@ -2,6 +2,7 @@ package routes
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"regexp"
 	"slices"
@@ -58,6 +59,13 @@ func TestInfer(t *testing.T) {
 		}
 		return out
 	}
+	names := func(format string) []string {
+		var out []string
+		for _, n := range []string{"alice", "bob", "carol", "dave", "eve", "frank", "grace", "heidi", "ivan", "judy", "mallory", "oscar"} {
+			out = append(out, fmt.Sprintf(format, n))
+		}
+		return out
+	}
 	for _, tc := range []struct {
 		name  string
 		paths []string
@@ -73,9 +81,25 @@ func TestInfer(t *testing.T) {
 		{"dates", []string{"/reports/2026-11-24", "/reports/2026-01-01"}, false, []string{"GET /reports/{date}"}},
 		{"low-cardinality literals stay", []string{"/api/list", "/api/vote", "/api/leaderboard", "/"}, false,
 			[]string{"GET /", "GET /api/leaderboard", "GET /api/list", "GET /api/vote"}},
-		{"high-cardinality literals become one parameter", ids("/users/user%d/profile", 12), false,
+		{"high-cardinality names become one parameter", names("/users/%s/profile"), false,
 			[]string{"GET /users/{param}/profile"}},
-		{"a shared extension is kept", ids("/files/report-%d-final.pdf", 12), false, []string{"GET /files/{param}.pdf"}},
+		{"a shared extension is kept", names("/files/%s.pdf"), false, []string{"GET /files/{param}.pdf"}},
+		{"a letter prefix before digits stays literal", ids("/users/user%d/profile", 12), false,
+			[]string{"GET /users/user{int}/profile"}},
+		{"an int with a literal prefix, on sight", []string{"/orders/ORD-00917", "/invoices/INV-2024-000123"}, false,
+			[]string{"GET /invoices/INV-{int}-{int}", "GET /orders/ORD-{int}"}},
+		{"typed cores with a prefix and a suffix", []string{"/r/report-2026-11-24.pdf", "/r/report-2026-11-25.pdf", "/b/backup-5f2a9c0e1b3d.tar.gz"}, false,
+			[]string{"GET /b/backup-{hex}.tar.gz", "GET /r/report-{date}.pdf"}},
+		{"emails are one parameter, whatever the domain", []string{"/users/jane.doe@corp.example.com", "/users/x@y.io/keys"}, false,
+			[]string{"GET /users/{email}", "GET /users/{email}/keys"}},
+		{"content-hashed assets", append(randomIDs("/assets/styles.%s.css", 12, -8), append(randomIDs("/assets/chunk-%s.js", 12, -8), "/assets/favicon.ico", "/assets/robots.txt")...), false,
+			[]string{"GET /assets/chunk-{hex:8}.js", "GET /assets/favicon.ico", "GET /assets/robots.txt", "GET /assets/styles.{hex:8}.css"}},
+		{"short hashes in a longer name", randomIDs("/js/main.%s.bundle.js", 12, -4), false, []string{"GET /js/main.{hex:4}.bundle.js"}},
+		{"random ids after a literal prefix", randomIDs("/customers/cus_%s", 12, 10), false, []string{"GET /customers/cus_{alnum:10}"}},
+		{"a few alphabetic prefixes stay literal", append(randomIDs("/docs/ord_%s", 8, 6), randomIDs("/docs/inv_%s", 8, 6)...), false,
+			[]string{"GET /docs/inv_{alnum:6}", "GET /docs/ord_{alnum:6}"}},
+		{"hashes that happen to be all digits join the hex ones", append(randomIDs("/c/chunk-%s.js", 12, -8), "/c/chunk-12345678.js"), false,
+			[]string{"GET /c/chunk-{hex}.js"}},
 		{"query strings are not part of the path", []string{"/search?q=a", "/search?q=b"}, false, []string{"GET /search"}},
 		{"gRPC is never templated", []string{"/pkg.v1.Svc/Get1", "/pkg.v1.Svc/Get2"}, true,
 			[]string{"GET /pkg.v1.Svc/Get1", "GET /pkg.v1.Svc/Get2"}},
@@ -95,6 +119,27 @@ func TestInfer(t *testing.T) {
 			covers(t, samples, got)
 		})
 	}
+}
+
+// randomIDs formats n random alphanumeric ids of length l (hex ids of
+// length -l when l < 0), each with a letter and a digit, so none is typed
+// on sight.
+func randomIDs(format string, n, l int) []string {
+	rng := rand.New(rand.NewPCG(uint64(n), uint64(l+100)))
+	alphabet, letter := "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ", byte('g')
+	if l < 0 {
+		alphabet, letter, l = "0123456789abcdef", 'e', -l
+	}
+	var out []string
+	for range n {
+		b := []byte{letter, '7'}
+		for len(b) < l {
+			b = append(b, alphabet[rng.IntN(len(alphabet))])
+		}
+		rng.Shuffle(len(b), func(i, j int) { b[i], b[j] = b[j], b[i] })
+		out = append(out, fmt.Sprintf(format, b))
+	}
+	return out
 }
 
 func TestGRPCTemplatesNameServiceAndMethod(t *testing.T) {
