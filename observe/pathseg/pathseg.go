@@ -481,3 +481,88 @@ func isEmail[S ~string | ~[]byte](s S) bool {
 	}
 	return false
 }
+
+// Token is an alphanumeric word of a literal segment, or one separator
+// between words (a byte, or a percent-encoded byte).
+type Token struct {
+	Text string
+	Word bool
+}
+
+// Tokens splits literal text into words and separators. ok is false for
+// text that has no shape: one with an '@' (email addresses own it) or
+// without a word.
+func Tokens(s string) (toks []Token, ok bool) {
+	words := false
+	for i := 0; i < len(s); {
+		c := s[i]
+		switch {
+		case c == '@':
+			return nil, false
+		case isWordByte(c):
+			j := i
+			for j < len(s) && isWordByte(s[j]) {
+				j++
+			}
+			toks = append(toks, Token{s[i:j], true})
+			words = true
+			i = j
+		case c == '%' && i+2 < len(s) && isHex(s[i+1]) && isHex(s[i+2]):
+			toks = append(toks, Token{Text: s[i : i+3]})
+			i += 3
+		default:
+			toks = append(toks, Token{Text: s[i : i+1]})
+			i++
+		}
+	}
+	return toks, words
+}
+
+// AppendFolded appends the template text of a literal segment folded on
+// its own, as route inference would type it among many values of its
+// shape: letters stay literal, digits after letters become {int}, hex
+// words with a decimal digit {hex:N}, other words with a digit
+// {alnum:N}. A segment with nothing to type (a name) is {param}. The
+// recorder folds segments so once an edge holds as many templates as it
+// may.
+func AppendFolded(dst []byte, seg string) []byte {
+	toks, ok := Tokens(seg)
+	if !ok {
+		return append(dst, "{param}"...)
+	}
+	start, typed := len(dst), false
+	for _, t := range toks {
+		if !t.Word {
+			for i := 0; i < len(t.Text); i++ {
+				dst = appendEscaped(dst, t.Text[i])
+			}
+			continue
+		}
+		w := t.Text
+		letters := 0
+		for letters < len(w) && isLetter(w[letters]) {
+			letters++
+		}
+		switch {
+		case letters == len(w):
+			dst = append(dst, w...)
+			continue
+		case letters > 0 && runOf(Int, w[letters:]):
+			dst = append(dst, w[:letters]...)
+			dst = append(dst, "{int}"...)
+		case runOf(Hex, w):
+			dst = append(dst, "{hex:"...)
+			dst = strconv.AppendInt(dst, int64(len(w)), 10)
+			dst = append(dst, '}')
+		default:
+			dst = append(dst, "{alnum:"...)
+			dst = strconv.AppendInt(dst, int64(len(w)), 10)
+			dst = append(dst, '}')
+		}
+		typed = true
+	}
+	if !typed {
+		return append(dst[:start], "{param}"...)
+	}
+	return dst
+}

@@ -20,56 +20,15 @@ type shapeGroup struct {
 	members []*child
 }
 
-// token is a word or a separator of a literal segment.
-type token struct {
-	text string
-	word bool
-}
-
-// tokenize splits a literal into words and separators; a percent-encoded
-// byte is a separator. ok is false for literals that are not shaped
-// (containing '@', which email addresses own, or no word at all).
-func tokenize(s string) (toks []token, ok bool) {
-	for i := 0; i < len(s); {
-		c := s[i]
-		switch {
-		case c == '@':
-			return nil, false
-		case isWordByte(c):
-			j := i
-			for j < len(s) && isWordByte(s[j]) {
-				j++
-			}
-			toks = append(toks, token{s[i:j], true})
-			i = j
-		case c == '%' && i+2 < len(s) && isHexByte(s[i+1]) && isHexByte(s[i+2]):
-			toks = append(toks, token{text: s[i : i+3]})
-			i += 3
-		default:
-			toks = append(toks, token{text: s[i : i+1]})
-			i++
-		}
-	}
-	return toks, slices.ContainsFunc(toks, func(t token) bool { return t.word })
-}
-
-func isWordByte(c byte) bool {
-	return c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
-}
-
-func isHexByte(c byte) bool {
-	return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'
-}
-
 // shapeKey names a shape: separators as they are, each word as "\x00".
-func shapeKey(toks []token) string {
+func shapeKey(toks []pathseg.Token) string {
 	var b strings.Builder
 	for _, t := range toks {
-		if t.word {
+		if t.Word {
 			b.WriteByte(0)
 			continue
 		}
-		b.WriteString(t.text)
+		b.WriteString(t.Text)
 	}
 	return b.String()
 }
@@ -93,12 +52,12 @@ type wordKind struct {
 func shapes(literals []*child, opts Options) (groups []shapeGroup, leftovers int) {
 	type member struct {
 		c    *child
-		toks []token
+		toks []pathseg.Token
 	}
 	byShape := map[string][]member{}
 	for _, c := range literals {
 		lit, _ := c.seg.Literal()
-		toks, ok := tokenize(lit)
+		toks, ok := pathseg.Tokens(lit)
 		if !ok {
 			leftovers++
 			continue
@@ -121,12 +80,12 @@ func shapes(literals []*child, opts Options) (groups []shapeGroup, leftovers int
 		typed, anchored := false, false
 		ok := true
 		for i, t := range ms[0].toks {
-			if !t.word {
+			if !t.Word {
 				continue
 			}
 			words := make([]string, len(ms))
 			for j, m := range ms {
-				words[j] = m.toks[i].text
+				words[j] = m.toks[i].Text
 			}
 			kind, fits := kindOf(words, opts)
 			if !fits {
@@ -176,7 +135,7 @@ func kindOf(words []string, opts Options) (kind wordKind, fits bool) {
 			isDigit := c >= '0' && c <= '9'
 			digit = digit || isDigit
 			letters = letters && !isDigit
-			hex = hex && isHexByte(c)
+			hex = hex && (isDigit || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F')
 		}
 		prefix = commonPrefix(prefix, w)
 		if len(w) != length {
@@ -219,7 +178,7 @@ func commonPrefix(a, b string) string {
 
 // shapeSegment writes one value's tokens as the shape's template: literal
 // and split words as they are, varying words as their run.
-func shapeSegment(toks []token, kinds []wordKind) segment {
+func shapeSegment(toks []pathseg.Token, kinds []wordKind) segment {
 	var seg segment
 	lit := func(s string) {
 		if n := len(seg); n > 0 && seg[n-1].Class == pathseg.Literal {
@@ -230,15 +189,15 @@ func shapeSegment(toks []token, kinds []wordKind) segment {
 	}
 	w := 0
 	for _, t := range toks {
-		if !t.word {
-			lit(t.text)
+		if !t.Word {
+			lit(t.Text)
 			continue
 		}
 		k := kinds[w]
 		w++
 		switch {
 		case k.class == pathseg.Literal:
-			lit(t.text)
+			lit(t.Text)
 		case k.class == pathseg.Int:
 			lit(k.prefix)
 			seg = append(seg, pathseg.Part{Class: pathseg.Int})
