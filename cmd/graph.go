@@ -108,7 +108,7 @@ with the most requests are kept and the rest counted as overflow.`,
 		},
 	}
 	c.Flags().StringVarP(&output, "output", "o", "-", "recording to write (.json for JSON, YAML otherwise; - for stdout)")
-	c.Flags().IntVar(&limits.MaxPathsPerEdge, "max-paths-per-edge", limits.MaxPathsPerEdge, "distinct raw paths kept per edge")
+	c.Flags().IntVar(&limits.MaxPathsPerEdge, "max-paths-per-edge", limits.MaxPathsPerEdge, "routes (path templates) kept per edge; raw paths with ids fold into templates first")
 	c.Flags().IntVar(&limits.MaxSourceIPsPerEdge, "max-source-ips-per-edge", limits.MaxSourceIPsPerEdge, "distinct unauthenticated client addresses kept per edge")
 	return c
 }

@@ -53,7 +53,7 @@ func (o *observeOptions) addFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.end, "window-end", "", "when the saved output ended (RFC 3339)")
 	fs.Float64Var(&o.maxRPS, "max-rps", 0, "live: requests per second tap forwards per target (default 100, tap's own); files: the rate the saved output was tapped with, if known (0 = unknown)")
 	fs.DurationVar(&o.duration, "duration", 5*time.Minute, "live: how long to record (the window); Ctrl-C ends it early and still writes the recording")
-	fs.IntVar(&o.limits.MaxPathsPerEdge, "max-paths-per-edge", recording.DefaultLimits.MaxPathsPerEdge, "distinct raw paths kept per edge; requests beyond are counted as overflow")
+	fs.IntVar(&o.limits.MaxPathsPerEdge, "max-paths-per-edge", recording.DefaultLimits.MaxPathsPerEdge, "routes (path templates) kept per edge before new literal segments are folded into templates; beyond twice as many, requests are counted as overflow (docs/recording.md)")
 	fs.BoolVar(&o.keepQuery, "keep-query", false, "keep query strings in recorded paths (by default they are cut off: they can carry tokens and personal data, and never decide a route)")
 	fs.BoolVar(&o.redact, "redact", false, "write route templates (/users/{int}) instead of raw paths, so the recording holds no ids or names from URLs; synth gives the same policy (docs/recording.md)")
 	fs.BoolVar(&o.appendTo, "append", false, "add this window to the recording named by -o (created if missing) instead of replacing it")

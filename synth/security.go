@@ -99,7 +99,11 @@ func (r *refusals) remove(rec *recording.Recording) *recording.Recording {
 			continue
 		}
 		if gone := r.routes[e.Key()]; len(gone) > 0 {
-			e.Routes = slices.DeleteFunc(slices.Clone(e.Routes), func(rt recording.Route) bool { return slices.Contains(gone, rt) })
+			e.Routes = slices.DeleteFunc(slices.Clone(e.Routes), func(rt recording.Route) bool {
+				return slices.ContainsFunc(gone, func(g recording.Route) bool {
+					return g.Method == rt.Method && g.Path == rt.Path && g.Template == rt.Template
+				})
+			})
 			e.RoutesOverflow += sumRequests(gone)
 		}
 		out.Edges = append(out.Edges, e)

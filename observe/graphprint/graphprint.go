@@ -139,6 +139,8 @@ type ViewRoute struct {
 	Requests int64  `json:"requests"`
 	Probe    bool   `json:"probe"`
 	Template bool   `json:"template"`
+	// Examples are raw paths of a template the recorder folded.
+	Examples []string `json:"examples,omitempty"`
 }
 
 // NewView builds the view of r.
@@ -157,7 +159,7 @@ func NewView(r *recording.Recording) View {
 			LatencyP50: e.Latency.Quantile(0.5), LatencyP99: e.Latency.Quantile(0.99),
 		}
 		for _, rt := range e.Routes {
-			ve.Routes = append(ve.Routes, ViewRoute(rt))
+			ve.Routes = append(ve.Routes, ViewRoute{Method: rt.Method, Path: rt.Path, Requests: rt.Requests, Probe: rt.Probe, Template: rt.Template, Examples: rt.Examples})
 		}
 		v.Edges = append(v.Edges, ve)
 	}

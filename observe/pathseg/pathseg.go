@@ -23,6 +23,11 @@ import (
 	"strings"
 )
 
+// DefaultHexMinLength is the shortest run of hex digits typed as an id
+// unless route inference is told otherwise (--route-hex-min-length); the
+// recorder folds paths with it.
+const DefaultHexMinLength = 12
+
 // Class is what a part of a segment holds.
 type Class uint8
 
@@ -285,6 +290,42 @@ func parsePlaceholder(s string) (Part, bool) {
 	return Part{}, false
 }
 
+// IsLiteral says whether template text (a segment or a path) has no
+// parameter: every brace in it is doubled.
+func IsLiteral[S ~string | ~[]byte](text S) bool {
+	for i := 0; i < len(text); i++ {
+		if c := text[i]; c == '{' || c == '}' {
+			if i+1 >= len(text) || text[i+1] != c {
+				return false
+			}
+			i++
+		}
+	}
+	return true
+}
+
+// Unescape undoes the doubled braces of literal template text.
+func Unescape(text string) string {
+	if !strings.ContainsAny(text, "{}") {
+		return text
+	}
+	return braceUnescaper.Replace(text)
+}
+
+var braceUnescaper = strings.NewReplacer("{{", "{", "}}", "}")
+
+// AppendLiteralPath appends a raw path as literal template text: its
+// braces doubled, nothing typed.
+func AppendLiteralPath[S ~string | ~[]byte](dst []byte, path S) []byte {
+	if len(path) == 0 || path[0] != '/' {
+		dst = append(dst, '/')
+	}
+	for i := 0; i < len(path); i++ {
+		dst = appendEscaped(dst, path[i])
+	}
+	return dst
+}
+
 // EscapeBraces doubles the braces of literal text.
 func EscapeBraces(s string) string {
 	if !strings.ContainsAny(s, "{}") {
@@ -519,18 +560,17 @@ func Tokens(s string) (toks []Token, ok bool) {
 }
 
 // AppendFolded appends the template text of a literal segment folded on
-// its own, as route inference would type it among many values of its
-// shape: letters stay literal, digits after letters become {int}, hex
-// words with a decimal digit {hex:N}, other words with a digit
-// {alnum:N}. A segment with nothing to type (a name) is {param}. The
-// recorder folds segments so once an edge holds as many templates as it
-// may.
+// its own, as route inference types a word among many values of its
+// shape: hex words with a decimal digit become {hex:N}, other words with a
+// digit {alnum:N}, and letters stay. A
+// segment of one word with nothing to type (a name) is {param}; one of
+// several such words is appended as it is.
 func AppendFolded(dst []byte, seg string) []byte {
 	toks, ok := Tokens(seg)
 	if !ok {
 		return append(dst, "{param}"...)
 	}
-	start, typed := len(dst), false
+	start, typed, words := len(dst), false, 0
 	for _, t := range toks {
 		if !t.Word {
 			for i := 0; i < len(t.Text); i++ {
@@ -538,22 +578,20 @@ func AppendFolded(dst []byte, seg string) []byte {
 			}
 			continue
 		}
+		words++
 		w := t.Text
 		letters := 0
 		for letters < len(w) && isLetter(w[letters]) {
 			letters++
 		}
 		switch {
-		case letters == len(w):
-			dst = append(dst, w...)
-			continue
-		case letters > 0 && runOf(Int, w[letters:]):
-			dst = append(dst, w[:letters]...)
-			dst = append(dst, "{int}"...)
-		case runOf(Hex, w):
+		case isLongHex(w, 1):
 			dst = append(dst, "{hex:"...)
 			dst = strconv.AppendInt(dst, int64(len(w)), 10)
 			dst = append(dst, '}')
+		case letters == len(w):
+			dst = append(dst, w...)
+			continue
 		default:
 			dst = append(dst, "{alnum:"...)
 			dst = strconv.AppendInt(dst, int64(len(w)), 10)
@@ -561,7 +599,7 @@ func AppendFolded(dst []byte, seg string) []byte {
 		}
 		typed = true
 	}
-	if !typed {
+	if !typed && words == 1 {
 		return append(dst[:start], "{param}"...)
 	}
 	return dst

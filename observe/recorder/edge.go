@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"maps"
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/cinchmesh/cinch/observe/event"
+	"github.com/cinchmesh/cinch/observe/pathseg"
 	"github.com/cinchmesh/cinch/observe/recording"
 )
 
@@ -27,15 +29,30 @@ type edgeAcc struct {
 	latencySum     int64
 	first, last    time.Time
 	decisions      map[event.Policy]int64
-	paths          map[string]*pathAcc
-	pathOverflow   int64
+	// routes are keyed by template text (observe/pathseg): a path with
+	// typed ids is counted under its template, so the number of routes
+	// follows the routes a server has, not the ids its clients use.
+	routes        map[string]*routeAcc
+	routeOverflow int64
+	// segments are the literal segments of the routes kept, after the
+	// template text before them ("/orders\x00ORD-1"), and fanout how many
+	// there are after each such prefix: once an edge holds as many routes
+	// as it may, a literal segment not seen after a prefix that already
+	// has several (foldFanout) is folded (pathseg.AppendFolded).
+	segments map[string]struct{}
+	fanout   map[string]int
 }
 
-// pathAcc counts one raw path by method.
-type pathAcc struct {
+// routeAcc counts one route by method.
+type routeAcc struct {
 	methods map[string]int64
 	probe   map[string]bool // methods the proxy labelled with its probe route
 	grpc    bool
+	// raw is the path of a route without parameters; a template keeps a
+	// few raw paths as examples instead.
+	raw      string
+	template bool
+	examples []string
 }
 
 func newEdgeAcc() *edgeAcc {
@@ -44,11 +61,13 @@ func newEdgeAcc() *edgeAcc {
 		status:     map[uint32]int64{},
 		grpcStatus: map[uint32]int64{},
 		decisions:  map[event.Policy]int64{},
-		paths:      map[string]*pathAcc{},
+		routes:     map[string]*routeAcc{},
+		segments:   map[string]struct{}{},
+		fanout:     map[string]int{},
 	}
 }
 
-func (a *edgeAcc) add(ev *event.Event, limits recording.Limits) {
+func (a *edgeAcc) add(ev *event.Event, limits recording.Limits, sc *scratch) {
 	a.requests++
 	// The connection's tls state: the server's proxy labels its client,
 	// the client's proxy labels its server.
@@ -72,28 +91,125 @@ func (a *edgeAcc) add(ev *event.Event, limits recording.Limits) {
 	}
 	widen(&a.first, &a.last, ev.Time)
 
-	pa, ok := a.paths[string(ev.Path)]
-	if !ok {
-		if len(a.paths) >= limits.MaxPathsPerEdge {
-			a.pathOverflow++
-			if isGRPC(ev) {
-				a.grpcRequests++
-			}
-			return
+	probe := ev.Policy.RouteKind == "default" && ev.Policy.RouteName == "probe"
+	ra := a.route(ev, probe, limits, sc)
+	if ra == nil {
+		a.routeOverflow++
+		if isGRPC(ev) {
+			a.grpcRequests++
 		}
-		pa = &pathAcc{methods: map[string]int64{}, grpc: grpcPath(ev.Path)}
-		a.paths[string(ev.Path)] = pa
+		return
 	}
-	pa.methods[ev.Method]++
-	if strings.HasPrefix(ev.ContentType, "application/grpc") || (ev.Method == "POST" && pa.grpc) {
+	ra.methods[ev.Method]++
+	if strings.HasPrefix(ev.ContentType, "application/grpc") || (ev.Method == "POST" && ra.grpc) {
 		a.grpcRequests++
 	}
-	if ev.Policy.RouteKind == "default" && ev.Policy.RouteName == "probe" {
-		if pa.probe == nil {
-			pa.probe = map[string]bool{}
+	if probe {
+		if ra.probe == nil {
+			ra.probe = map[string]bool{}
 		}
-		pa.probe[ev.Method] = true
+		ra.probe[ev.Method] = true
 	}
+}
+
+// scratch is the recorder's reusable buffers for route keys.
+type scratch struct{ key, folded, lookup []byte }
+
+// route returns the route ev counts under, adding it when new, or nil when
+// the edge holds as many routes as it may and ev's is not one of them.
+// gRPC methods and probes are kept as raw paths; other paths are folded
+// into their templates (typed on sight), and, once the edge is full, their
+// unseen literal segments too.
+func (a *edgeAcc) route(ev *event.Event, probe bool, limits recording.Limits, sc *scratch) *routeAcc {
+	raw := probe || isGRPC(ev)
+	if raw {
+		sc.key = pathseg.AppendLiteralPath(sc.key[:0], ev.Path)
+	} else {
+		sc.key = pathseg.AppendPath(sc.key[:0], ev.Path, pathseg.DefaultHexMinLength)
+	}
+	ra, ok := a.routes[string(sc.key)]
+	if !ok && len(a.routes) >= limits.MaxPathsPerEdge {
+		if !raw && a.fold(sc, limits) {
+			ra, ok = a.routes[string(sc.key)]
+		}
+		if !ok && len(a.routes) >= 2*limits.MaxPathsPerEdge {
+			return nil
+		}
+	}
+	if !ok {
+		key := string(sc.key)
+		ra = &routeAcc{methods: map[string]int64{}, grpc: grpcPath(ev.Path)}
+		if pathseg.IsLiteral(key) {
+			ra.raw = string(ev.Path) // the one path this key stands for
+		} else {
+			ra.template = true
+		}
+		a.routes[key] = ra
+		a.remember(key)
+	}
+	if ra.template && len(ra.examples) < recording.MaxExamples && !slices.Contains(ra.examples, string(ev.Path)) {
+		ra.examples = append(ra.examples, string(ev.Path))
+	}
+	return ra
+}
+
+// remember notes the literal segments of a new route after their
+// prefixes.
+func (a *edgeAcc) remember(key string) {
+	for start := 1; start <= len(key); {
+		end := strings.IndexByte(key[start:], '/')
+		if end < 0 {
+			end = len(key)
+		} else {
+			end += start
+		}
+		if seg := key[start:end]; pathseg.IsLiteral(seg) {
+			k := key[:start] + "\x00" + seg
+			if _, ok := a.segments[k]; !ok {
+				a.segments[k] = struct{}{}
+				a.fanout[key[:start]]++
+			}
+		}
+		start = end + 1
+	}
+}
+
+// foldFanout is how many literal segments one prefix must have shown
+// before unseen ones after it are folded: 10, route inference's default
+// for a parameter (or the edge's limit, when it is lower). The first
+// segment is never folded: new top-level resources stay routes of their
+// own.
+func foldFanout(limits recording.Limits) int { return min(limits.MaxPathsPerEdge, 10) }
+
+// fold rewrites the template in sc.key with every literal segment folded
+// that the edge has not seen after a prefix with many; it says whether
+// anything was.
+func (a *edgeAcc) fold(sc *scratch, limits recording.Limits) bool {
+	in := sc.key
+	out := sc.folded[:0]
+	folded := false
+	for start := 1; start <= len(in); {
+		end := bytes.IndexByte(in[start:], '/')
+		if end < 0 {
+			end = len(in)
+		} else {
+			end += start
+		}
+		seg := in[start:end]
+		out = append(out, '/')
+		sc.lookup = append(append(append(sc.lookup[:0], out...), 0), seg...)
+		_, known := a.segments[string(sc.lookup)]
+		if known || !pathseg.IsLiteral(seg) || start == 1 || a.fanout[string(out)] < foldFanout(limits) {
+			out = append(out, seg...)
+		} else {
+			n := len(out)
+			out = pathseg.AppendFolded(out, pathseg.Unescape(string(seg)))
+			folded = folded || string(out[n:]) != string(seg)
+		}
+		start = end + 1
+	}
+	sc.key, sc.folded = out, in
+	return folded
 }
 
 func (a *edgeAcc) observeLatency(d time.Duration) {
@@ -149,8 +265,7 @@ func (a *edgeAcc) clone() *edgeAcc {
 }
 
 // merge adds o's counts to a (used for outbound-only reports that join an
-// edge at the end). The path limit is re-applied by recording.Merge's rules
-// when the edge is written.
+// edge at the end).
 func (a *edgeAcc) merge(o *edgeAcc) {
 	a.requests += o.requests
 	a.grpcRequests += o.grpcRequests
@@ -175,21 +290,26 @@ func (a *edgeAcc) merge(o *edgeAcc) {
 	widen(&a.first, &a.last, o.first)
 	widen(&a.first, &a.last, o.last)
 	addAll(a.decisions, o.decisions)
-	for p, opa := range o.paths {
-		pa, ok := a.paths[p]
+	for k, ora := range o.routes {
+		ra, ok := a.routes[k]
 		if !ok {
-			pa = &pathAcc{methods: map[string]int64{}, grpc: opa.grpc}
-			a.paths[p] = pa
+			ra = &routeAcc{methods: map[string]int64{}, grpc: ora.grpc, raw: ora.raw, template: ora.template}
+			a.routes[k] = ra
 		}
-		addAll(pa.methods, opa.methods)
-		if len(opa.probe) > 0 {
-			if pa.probe == nil {
-				pa.probe = map[string]bool{}
+		addAll(ra.methods, ora.methods)
+		if len(ora.probe) > 0 {
+			if ra.probe == nil {
+				ra.probe = map[string]bool{}
 			}
-			maps.Copy(pa.probe, opa.probe)
+			maps.Copy(ra.probe, ora.probe)
+		}
+		for _, x := range ora.examples {
+			if len(ra.examples) < recording.MaxExamples && !slices.Contains(ra.examples, x) {
+				ra.examples = append(ra.examples, x)
+			}
 		}
 	}
-	a.pathOverflow += o.pathOverflow
+	a.routeOverflow += o.routeOverflow
 }
 
 func addAll[K comparable](dst, src map[K]int64) {
@@ -210,7 +330,7 @@ func (a *edgeAcc) edge(k recording.Key, limits recording.Limits) recording.Edge 
 		Status:            stringKeys(a.status),
 		Resets:            a.resets,
 		SourceIPsOverflow: a.sourceOverflow,
-		RoutesOverflow:    a.pathOverflow,
+		RoutesOverflow:    a.routeOverflow,
 	}
 	if a.requests > 0 && a.grpcRequests == a.requests {
 		e.Protocol = recording.ProtocolGRPC
@@ -234,9 +354,14 @@ func (a *edgeAcc) edge(k recording.Key, limits recording.Limits) recording.Edge 
 			Requests: n,
 		})
 	}
-	for p, pa := range a.paths {
-		for m, n := range pa.methods {
-			e.Routes = append(e.Routes, recording.Route{Method: m, Path: p, Requests: n, Probe: pa.probe[m]})
+	for k, ra := range a.routes {
+		path := ra.raw
+		var examples []string
+		if ra.template {
+			path, examples = k, slices.Sorted(slices.Values(ra.examples))
+		}
+		for m, n := range ra.methods {
+			e.Routes = append(e.Routes, recording.Route{Method: m, Path: path, Requests: n, Probe: ra.probe[m], Template: ra.template, Examples: slices.Clone(examples)})
 		}
 	}
 	return e

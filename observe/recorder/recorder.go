@@ -53,6 +53,8 @@ type Recorder struct {
 
 	windows []recording.Window
 	cur     *recording.Window
+
+	scratch scratch
 }
 
 // New returns an empty Recorder.
@@ -202,7 +204,7 @@ func (r *Recorder) request(ev *event.Event) *edgeAcc {
 		// a route: they stay out of the recording unless asked for.
 		ev.Path = ev.Path[:i]
 	}
-	acc.add(ev, r.opts.Limits)
+	acc.add(ev, r.opts.Limits, &r.scratch)
 	return acc
 }
 
@@ -312,7 +314,7 @@ func widen(first, last *time.Time, t time.Time) {
 type Stats struct {
 	Events int64
 	// Edges are the distinct (client, server, port) seen so far; Routes the
-	// distinct raw paths on them.
+	// distinct routes (templates, or raw paths without ids) on them.
 	Edges, Routes int
 }
 
@@ -332,7 +334,7 @@ func (r *Recorder) Stats() Stats {
 	for k, a := range r.edges {
 		k.dest = netip.Addr{}
 		edges[k] = struct{}{}
-		for p := range a.paths {
+		for p := range a.routes {
 			routes[route{k, p}] = struct{}{}
 		}
 	}

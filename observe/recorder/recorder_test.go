@@ -1,7 +1,10 @@
 package recorder
 
 import (
+	"fmt"
+	"maps"
 	"net/netip"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -105,21 +108,67 @@ func TestOutboundOnlyWhenServerNotTapped(t *testing.T) {
 	}
 }
 
-func TestPathLimitCountsOverflow(t *testing.T) {
+// TestPathsWithIDsFoldIntoTemplates: every request of a path with typed
+// ids counts under its template, with a few raw examples, whatever the
+// limit.
+func TestPathsWithIDsFoldIntoTemplates(t *testing.T) {
+	web, api := pod(webIP, "shop", "web", "web"), pod(apiIP, "shop", "api", "api")
+	var evs [][]event.Event
+	for i := range 50 {
+		evs = append(evs, exchange(event.Inbound, uint64(i), web, api, "GET", fmt.Sprintf("/orders/ORD-%05d/items", i), 200))
+	}
+	evs = append(evs, exchange(event.Inbound, 99, web, api, "GET", "/orders", 200))
+	rec, _ := run(t, Options{Limits: recording.Limits{MaxPathsPerEdge: 3, MaxSourceIPsPerEdge: 1}}, evs...)
+	e := edgeOf(t, rec, "shop/web", "shop/api")
+	want := []recording.Route{
+		{Method: "GET", Path: "/orders", Requests: 1},
+		{Method: "GET", Path: "/orders/ORD-{int}/items", Requests: 50, Template: true,
+			Examples: []string{"/orders/ORD-00000/items", "/orders/ORD-00001/items", "/orders/ORD-00002/items"}},
+	}
+	if !reflect.DeepEqual(e.Routes, want) || e.RoutesOverflow != 0 {
+		t.Errorf("routes %+v, overflow %d; want %+v", e.Routes, e.RoutesOverflow, want)
+	}
+}
+
+// TestRouteLimitFoldsUnseenSegments: once an edge holds as many routes as
+// it may, a literal segment it has not seen at that depth is folded, so
+// no request is without a route; only beyond twice the limit are requests
+// counted as overflow.
+func TestRouteLimitFoldsUnseenSegments(t *testing.T) {
 	web, api := pod(webIP, "shop", "web", "web"), pod(apiIP, "shop", "api", "api")
 	var evs [][]event.Event
 	for i := range 10 {
-		evs = append(evs, exchange(event.Inbound, uint64(i), web, api, "GET", "/items/"+string(rune('a'+i)), 200))
+		evs = append(evs, exchange(event.Inbound, uint64(i), web, api, "GET", "/users/"+string(rune('a'+i))+"/profile", 200))
 	}
-	evs = append(evs, exchange(event.Inbound, 99, web, api, "GET", "/items/a", 200))
+	evs = append(evs, exchange(event.Inbound, 20, web, api, "GET", "/users/cus_9fQx2L/profile", 200))
+	evs = append(evs, exchange(event.Inbound, 21, web, api, "GET", "/users/a/profile", 200))
 	rec, _ := run(t, Options{Limits: recording.Limits{MaxPathsPerEdge: 3, MaxSourceIPsPerEdge: 1}}, evs...)
 	e := edgeOf(t, rec, "shop/web", "shop/api")
+	got := map[string]int64{}
 	var sum int64
+	for _, r := range e.Routes {
+		got[r.Path] = r.Requests
+		sum += r.Requests
+	}
+	want := map[string]int64{"/users/a/profile": 2, "/users/b/profile": 1, "/users/c/profile": 1, "/users/{param}/profile": 7, "/users/cus_{alnum:6}/profile": 1}
+	if !maps.Equal(got, want) || e.RoutesOverflow != 0 || sum != e.Requests {
+		t.Errorf("routes %v, overflow %d; want %v and nothing overflowed", got, e.RoutesOverflow, want)
+	}
+
+	// Twice the limit: the rest is counted, not lost. Each path folds to
+	// a template of its own ({alnum:3}, {alnum:4}, ...).
+	evs = evs[:0]
+	for i := range 12 {
+		evs = append(evs, exchange(event.Inbound, uint64(i), web, api, "GET", "/x/p1"+strings.Repeat("q", i+1), 200))
+	}
+	rec, _ = run(t, Options{Limits: recording.Limits{MaxPathsPerEdge: 2, MaxSourceIPsPerEdge: 1}}, evs...)
+	e = edgeOf(t, rec, "shop/web", "shop/api")
+	sum = 0
 	for _, r := range e.Routes {
 		sum += r.Requests
 	}
-	if len(e.Routes) != 3 || e.RoutesOverflow != 7 || sum+e.RoutesOverflow != e.Requests || e.Requests != 11 {
-		t.Errorf("routes %d, overflow %d, sum %d, requests %d: want 3 routes, 7 overflowed, nothing lost", len(e.Routes), e.RoutesOverflow, sum, e.Requests)
+	if len(e.Routes) != 4 || sum+e.RoutesOverflow != e.Requests || e.RoutesOverflow != 8 {
+		t.Errorf("routes %+v, overflow %d: want two raw paths, two folded ones and 8 overflowed", e.Routes, e.RoutesOverflow)
 	}
 }
 
@@ -232,9 +281,9 @@ func TestStatsCountEdgesOnceWhateverReportedThem(t *testing.T) {
 			r.Add(&batch[i])
 		}
 	}
-	want := Stats{Events: 12, Edges: 2, Routes: 3}
+	want := Stats{Events: 12, Edges: 2, Routes: 2}
 	if got := r.Stats(); got != want {
-		t.Errorf("Stats() = %+v, want %+v (web->api reported by both proxies is one edge with two paths; web->db one path)", got, want)
+		t.Errorf("Stats() = %+v, want %+v (web->api reported by both proxies is one edge with one route, /items/{int}; web->db one route)", got, want)
 	}
 }
 

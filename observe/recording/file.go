@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 
 	"sigs.k8s.io/yaml"
@@ -62,7 +63,7 @@ func Decode(data []byte) (*Recording, error) {
 	if err := json.Unmarshal(js, &head); err != nil {
 		return nil, fmt.Errorf("not a recording: %w", err)
 	}
-	if head.Kind != Kind || head.APIVersion != APIVersion {
+	if head.Kind != Kind || !slices.Contains(ReadsVersions, head.APIVersion) {
 		return nil, fmt.Errorf("not a recording: apiVersion %q kind %q (want %s %s)", head.APIVersion, head.Kind, APIVersion, Kind)
 	}
 	dec := json.NewDecoder(bytes.NewReader(js))
@@ -71,6 +72,7 @@ func Decode(data []byte) (*Recording, error) {
 	if err := dec.Decode(r); err != nil {
 		return nil, locate(data, err)
 	}
+	r.APIVersion = APIVersion
 	r.Normalize()
 	return r, nil
 }

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/cinchmesh/cinch/observe/pathseg"
 )
 
 // Normalize puts every slice in its canonical order so that equal
@@ -36,6 +38,9 @@ func (r *Recording) Normalize() {
 	for i := range r.Edges {
 		e := &r.Edges[i]
 		slices.SortFunc(e.Routes, compareRoutes)
+		for j := range e.Routes {
+			slices.Sort(e.Routes[j].Examples)
+		}
 		slices.SortFunc(e.Decisions, compareDecisions)
 		slices.SortFunc(e.SourceIPs, compareSources)
 	}
@@ -201,6 +206,9 @@ func cloneEdge(e Edge) Edge {
 	e.SourceIPs = slices.Clone(e.SourceIPs)
 	e.Decisions = slices.Clone(e.Decisions)
 	e.Routes = slices.Clone(e.Routes)
+	for i := range e.Routes {
+		e.Routes[i].Examples = slices.Clone(e.Routes[i].Examples)
+	}
 	e.Latency.Buckets = slices.Clone(e.Latency.Buckets)
 	return e
 }
@@ -272,12 +280,62 @@ func mergeEdge(a *Edge, b Edge) {
 		have.Method, have.Path, have.Template = r.Method, r.Path, r.Template
 		have.Requests += r.Requests
 		have.Probe = have.Probe || r.Probe
+		have.Examples = unionExamples(have.Examples, r.Examples)
 		routes[k] = have
 	}
 	a.Routes = a.Routes[:0]
 	for _, r := range routes {
 		a.Routes = append(a.Routes, r)
 	}
+}
+
+// foldRaw folds the raw paths of e with typed ids into their templates
+// (gRPC methods and probes stay as they are), as the recorder does.
+func (e *Edge) foldRaw() {
+	if e.Protocol == ProtocolGRPC {
+		return
+	}
+	type rk struct {
+		method, path string
+		template     bool
+	}
+	routes := map[rk]Route{}
+	var buf []byte
+	for _, r := range e.Routes {
+		if !r.Template && !r.Probe {
+			buf = pathseg.AppendPath(buf[:0], r.Path, pathseg.DefaultHexMinLength)
+			if t := string(buf); t != pathseg.EscapeBraces(r.Path) {
+				r = Route{Method: r.Method, Path: t, Requests: r.Requests, Template: true, Examples: []string{r.Path}}
+			}
+		}
+		k := rk{r.Method, r.Path, r.Template}
+		have, ok := routes[k]
+		if !ok {
+			routes[k] = r
+			continue
+		}
+		have.Requests += r.Requests
+		have.Probe = have.Probe || r.Probe
+		have.Examples = unionExamples(have.Examples, r.Examples)
+		routes[k] = have
+	}
+	e.Routes = e.Routes[:0]
+	for _, r := range routes {
+		e.Routes = append(e.Routes, r)
+	}
+	slices.SortFunc(e.Routes, compareRoutes)
+}
+
+// unionExamples is the MaxExamples first of a's and b's examples, sorted:
+// the same whatever the order of merging.
+func unionExamples(a, b []string) []string {
+	if len(b) == 0 {
+		return a
+	}
+	out := append(slices.Clone(a), b...)
+	slices.Sort(out)
+	out = slices.Compact(out)
+	return out[:min(len(out), MaxExamples)]
 }
 
 // limit applies limits after a merge: the source addresses and distinct
@@ -298,6 +356,15 @@ func (e *Edge) limit(l Limits) {
 	perPath := map[string]int64{}
 	for _, r := range e.Routes {
 		perPath[r.Path] += r.Requests
+	}
+	if len(perPath) > l.MaxPathsPerEdge {
+		// Raw paths of older recordings fold into the templates the
+		// recorder writes today before anything is cut.
+		e.foldRaw()
+		clear(perPath)
+		for _, r := range e.Routes {
+			perPath[r.Path] += r.Requests
+		}
 	}
 	if len(perPath) <= l.MaxPathsPerEdge {
 		return

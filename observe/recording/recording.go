@@ -6,18 +6,26 @@
 // Everything here is deterministic: slices are kept sorted (Normalize), maps
 // are written with sorted keys, so the same input gives the same bytes.
 //
-// It imports only the standard library, sigs.k8s.io/yaml and gonum.
+// It imports only the standard library, sigs.k8s.io/yaml, gonum and
+// observe/pathseg.
 package recording
 
 import (
 	"time"
 )
 
-// APIVersion and Kind identify the file format. Readers refuse other versions.
+// APIVersion and Kind identify the file format. Readers refuse other
+// versions, except the older ones they still read (ReadsVersions).
 const (
-	APIVersion = "cinch.cinchmesh.io/v1alpha1"
+	APIVersion = "cinch.cinchmesh.io/v1alpha2"
 	Kind       = "Recording"
 )
+
+// ReadsVersions are the apiVersions Decode reads: the current one, and
+// v1alpha1, whose routes are all raw paths or --redact templates with
+// whole-segment parameters, a subset of v1alpha2. What is read is written
+// back as the current version.
+var ReadsVersions = []string{APIVersion, "cinch.cinchmesh.io/v1alpha1"}
 
 // PeerID names a peer the way the truth files and `graph show -o json` do:
 // "namespace/workload" for a workload, "node:NAME" for a node address,
@@ -192,9 +200,10 @@ type Edge struct {
 	// Decisions are the live policy decisions the server's proxy labelled
 	// the requests with.
 	Decisions []Decision `json:"decisions,omitempty"`
-	// Routes are the observed (method, path) pairs, at most the recorder's
-	// limit of distinct paths; RoutesOverflow counts the requests of paths
-	// beyond it, so Requests == sum(Routes) + RoutesOverflow.
+	// Routes are the observed (method, path) pairs, raw paths or the
+	// templates the recorder folded them into, at most the recorder's limit
+	// of routes; RoutesOverflow counts the requests beyond it, so
+	// Requests == sum(Routes) + RoutesOverflow.
 	Routes         []Route `json:"routes,omitempty"`
 	RoutesOverflow int64   `json:"routesOverflow,omitempty"`
 }
@@ -235,8 +244,16 @@ type Route struct {
 	// the proxy's probe route, a node as the client, or a GET of one of
 	// the server's httpGet probe paths on that port.
 	Probe bool `json:"probe,omitempty"`
-	// Template says Path is a route template, not a raw path (cinch observe
-	// --redact): typed segments such as {int} or {param}, with the braces
-	// of literal segments doubled ("{{" for "{").
+	// Template says Path is a route template, not a raw path: typed
+	// segments such as {int}, ORD-{int} or {param}, with the braces of
+	// literal text doubled ("{{" for "{"). The recorder folds paths with
+	// typed ids into templates as it records; cinch observe --redact
+	// writes inferred templates.
 	Template bool `json:"template,omitempty"`
+	// Examples are a few raw paths of a template the recorder folded
+	// (sorted, at most MaxExamples); never in a redacted recording.
+	Examples []string `json:"examples,omitempty"`
 }
+
+// MaxExamples is how many raw paths a template keeps as examples.
+const MaxExamples = 3

@@ -2,6 +2,7 @@ package recording
 
 import (
 	"bytes"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -66,12 +67,33 @@ func TestMergeAssociativeAndCommutative(t *testing.T) {
 	}
 }
 
+// TestMergeFoldsRawPathsOfOlderRecordings: raw paths with ids, as
+// v1alpha1 recordings hold them, fold into the recorder's templates when
+// they exceed the limit, next to templates from newer recordings.
+func TestMergeFoldsRawPathsOfOlderRecordings(t *testing.T) {
+	old := sample("file:old", edge("ns/a", "ns/s", 80,
+		Route{Method: "GET", Path: "/books/1.json", Requests: 2},
+		Route{Method: "GET", Path: "/books/2.json", Requests: 1},
+		Route{Method: "GET", Path: "/books/3.json", Requests: 1},
+		Route{Method: "GET", Path: "/books", Requests: 3}))
+	newer := sample("file:new", edge("ns/a", "ns/s", 80,
+		Route{Method: "GET", Path: "/books/{int}.json", Requests: 4, Template: true, Examples: []string{"/books/7.json"}}))
+	e := Merge(Limits{MaxPathsPerEdge: 2, MaxSourceIPsPerEdge: 1}, old, newer).Edges[0]
+	want := []Route{
+		{Method: "GET", Path: "/books", Requests: 3},
+		{Method: "GET", Path: "/books/{int}.json", Requests: 8, Template: true, Examples: []string{"/books/1.json", "/books/2.json", "/books/3.json"}},
+	}
+	if !reflect.DeepEqual(e.Routes, want) || e.RoutesOverflow != 0 {
+		t.Errorf("routes %+v, overflow %d; want %+v", e.Routes, e.RoutesOverflow, want)
+	}
+}
+
 func TestMergeLimitKeepsBusiestAndCountsTheRest(t *testing.T) {
 	a := sample("file:a", edge("ns/a", "ns/s", 80,
-		Route{Method: "GET", Path: "/1", Requests: 5},
-		Route{Method: "GET", Path: "/2", Requests: 1},
-		Route{Method: "POST", Path: "/2", Requests: 1},
-		Route{Method: "GET", Path: "/3", Requests: 4}))
+		Route{Method: "GET", Path: "/a", Requests: 5},
+		Route{Method: "GET", Path: "/b", Requests: 1},
+		Route{Method: "POST", Path: "/b", Requests: 1},
+		Route{Method: "GET", Path: "/c", Requests: 4}))
 	m := Merge(Limits{MaxPathsPerEdge: 2, MaxSourceIPsPerEdge: 1}, a)
 	e := m.Edges[0]
 	var paths []string
@@ -80,7 +102,7 @@ func TestMergeLimitKeepsBusiestAndCountsTheRest(t *testing.T) {
 		paths = append(paths, r.Method+" "+r.Path)
 		sum += r.Requests
 	}
-	if got, want := strings.Join(paths, ","), "GET /1,GET /3"; got != want {
+	if got, want := strings.Join(paths, ","), "GET /a,GET /c"; got != want {
 		t.Errorf("kept routes = %s, want %s", got, want)
 	}
 	if e.RoutesOverflow != 2 || sum+e.RoutesOverflow != e.Requests {

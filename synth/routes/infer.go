@@ -76,7 +76,9 @@ type Options struct {
 }
 
 // DefaultOptions returns the documented defaults.
-func DefaultOptions() Options { return Options{MinDistinct: 10, HexMinLength: 12} }
+func DefaultOptions() Options {
+	return Options{MinDistinct: 10, HexMinLength: pathseg.DefaultHexMinLength}
+}
 
 // Validate checks the options; errors name the flags that set them.
 func (o Options) Validate() error {
@@ -385,6 +387,9 @@ func wordShape(s segment) string {
 func commonExtension(n *node) string {
 	ext := ""
 	for _, c := range n.children {
+		if len(c.seg) == 0 {
+			return ""
+		}
 		last := c.seg[len(c.seg)-1]
 		if last.Class != pathseg.Literal {
 			return ""

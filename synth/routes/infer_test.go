@@ -27,6 +27,9 @@ func covers(t *testing.T, samples []Sample, ts []Template) {
 		if !strings.HasPrefix(path, "/") {
 			path = "/" + path
 		}
+		if s.Template {
+			path = Example(s.Path)
+		}
 		var hits []string
 		for _, tm := range ts {
 			if tm.Method != s.Method {
@@ -281,7 +284,7 @@ func TestUpstreamTemplatesEqualTruth(t *testing.T) {
 			k := fmt.Sprintf("%s %d", e.Server, e.Port)
 			grpc[k] = grpc[k] || e.Protocol == recording.ProtocolGRPC
 			for _, r := range e.Routes {
-				samples[k] = append(samples[k], Sample{Method: r.Method, Path: r.Path, Requests: r.Requests, Probe: r.Probe})
+				samples[k] = append(samples[k], Sample{Method: r.Method, Path: r.Path, Requests: r.Requests, Probe: r.Probe, Template: r.Template})
 			}
 		}
 		truth := truthRoutes(t, app)

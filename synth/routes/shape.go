@@ -43,9 +43,9 @@ type wordKind struct {
 
 // shapes finds the sub-segment templates among the literal children of
 // one position. A shape with at least MinDistinct different values
-// becomes a template when each of its varying words has a type: digits
-// after a shared letter prefix (v{int}), hex digits (with a decimal digit
-// among them), or alphanumeric runs of one length next to a shared
+// becomes a template when each of its varying words has a type: hex
+// digits (with a decimal digit among them), digits after a shared letter
+// prefix (v{int}), or alphanumeric runs of one length next to a shared
 // literal word. Alphabetic words with fewer than MinDistinct values stay
 // literal, one template each (ORD-{int}, INV-{int}). leftovers counts the
 // literals no template covers.
@@ -148,6 +148,9 @@ func kindOf(words []string, opts Options) (kind wordKind, fits bool) {
 	case letters && len(distinct) < opts.MinDistinct:
 		return wordKind{split: true}, true
 	}
+	if hex && digit {
+		return wordKind{class: pathseg.Hex, length: length}, true
+	}
 	prefix = strings.TrimRightFunc(prefix, func(r rune) bool { return r >= '0' && r <= '9' })
 	if prefix != "" && strings.Trim(prefix, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") == "" {
 		digits := true
@@ -159,10 +162,7 @@ func kindOf(words []string, opts Options) (kind wordKind, fits bool) {
 			return wordKind{class: pathseg.Int, prefix: prefix}, true
 		}
 	}
-	switch {
-	case hex && digit:
-		return wordKind{class: pathseg.Hex, length: length}, true
-	case length > 0:
+	if length > 0 {
 		return wordKind{class: pathseg.Alnum, length: length}, true
 	}
 	return wordKind{}, false

@@ -198,7 +198,7 @@ func TestRuleCoverage(t *testing.T) {
 			// Five routes seen once each (fewer than route inference
 			// needs to make a parameter): coverage 1 - 5/205.
 			for j := range 5 {
-				e.Routes = append(e.Routes, recording.Route{Method: "GET", Path: fmt.Sprintf("/once-%d", j), Requests: 1})
+				e.Routes = append(e.Routes, recording.Route{Method: "GET", Path: fmt.Sprintf("/once-%c", 'a'+j), Requests: 1})
 				e.Requests++
 			}
 		}
