@@ -63,11 +63,11 @@ func TestDiffExitCodes(t *testing.T) {
 		want string
 	}{
 		{"no policy: the cluster default admits the client", []string{"--policy", p("empty.yaml")}, ExitOK, "would be denied         0 tuples (0 requests)"},
-		{"a Server alone denies the client", []string{"--policy", p("server.yaml")}, ExitFindings, "the policy would deny observed traffic: 10 tuples (10 requests)"},
+		{"a Server alone denies the client", []string{"--policy", p("server.yaml")}, ExitFindings, "the policy would deny observed traffic: 1 tuples (10 requests)"},
 		{"an authorization for the client's service account admits it", []string{"--policy", p("allowed.yaml")}, ExitOK, "UNUSED GRANTS"},
 		{"a directory of manifests: both files together admit it", []string{"--policy", dir}, ExitOK, "would be denied         0 tuples"},
-		{"audit mode fails: it breaks once enforced", []string{"--policy", p("audit.yaml")}, ExitFindings, "admitted only by audit mode and would be denied when enforced: 10 tuples (10 requests)"},
-		{"audit mode passes with --allow-audit", []string{"--policy", p("audit.yaml"), "--allow-audit"}, ExitOK, "admitted only by audit  10 tuples (10 requests)"},
+		{"audit mode fails: it breaks once enforced", []string{"--policy", p("audit.yaml")}, ExitFindings, "admitted only by audit mode and would be denied when enforced: 1 tuples (10 requests)"},
+		{"audit mode passes with --allow-audit", []string{"--policy", p("audit.yaml"), "--allow-audit"}, ExitOK, "admitted only by audit  1 tuples (10 requests)"},
 		{"the deprecated --fail-on-audit still fails", []string{"--policy", p("audit.yaml"), "--fail-on-audit"}, ExitFindings, "only by audit mode"},
 		{"a deny cluster default denies", []string{"--policy", p("empty.yaml"), "--default-inbound-policy", "deny"}, ExitFindings, "would deny"},
 		{"-n leaves other namespaces out", []string{"--policy", p("server.yaml"), "-n", "elsewhere"}, ExitOK, "observed                0 tuples"},
