@@ -153,7 +153,8 @@ type Finding struct {
 	ServerPolicy string      `json:"serverPolicy"`
 	Route        string      `json:"route,omitempty"`
 	Reason       eval.Reason `json:"reason"`
-	// Tuples is the number of distinct (method, path) observed.
+	// Tuples is the number of distinct (method, recorded route) observed:
+	// a raw path, or a template standing for all the paths it folded.
 	Tuples   int   `json:"tuples"`
 	Requests int64 `json:"requests"`
 	// Sample is the method and path with the most requests.

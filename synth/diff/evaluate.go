@@ -362,11 +362,16 @@ func values(m map[findingKey]*Finding) []Finding {
 	return out
 }
 
-// requestPath is the path evaluated for an observed route: a redacted
-// route's example path, which the routes synthesized from the same
-// recording match exactly when they cover the template.
+// requestPath is the path evaluated for an observed route: for a
+// template, the first raw path the recorder kept of it (a real request,
+// as a hand-written policy would see it), else, in a redacted recording,
+// a made-up path of the template, which the routes synthesized from the
+// same recording match exactly when they cover the template.
 func requestPath(rt *recording.Route) string {
-	if rt.Template {
+	switch {
+	case rt.Template && len(rt.Examples) > 0:
+		return rt.Examples[0]
+	case rt.Template:
 		return routes.Example(rt.Path)
 	}
 	return rt.Path
