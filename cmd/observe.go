@@ -34,6 +34,9 @@ type observeOptions struct {
 	keepQuery    bool
 	redact       bool
 	prom         promOptions
+	// objectsFrom names where the cluster objects of a replay came from,
+	// for messages.
+	objectsFrom string
 
 	// Live targets.
 	selector      string
@@ -168,6 +171,7 @@ func (o *observeOptions) validate(ctx context.Context, s Streams) (replay.Option
 // that says what the recording will lack and how to supply it.
 func (o *observeOptions) fileClusterObjects(ctx context.Context, s Streams) (*cluster.Objects, error) {
 	if len(o.clusterFiles) > 0 {
+		o.objectsFrom = clusterFilesName(o.clusterFiles)
 		return readClusterFiles(o.clusterFiles)
 	}
 	objs, context, err := o.kube.contextObjects(ctx, nil)
@@ -175,6 +179,7 @@ func (o *observeOptions) fileClusterObjects(ctx context.Context, s Streams) (*cl
 		fmt.Fprintf(s.Err, "warning: no cluster objects (%v): the recording will have no pod labels (and text output no workload names), which synth needs to select servers; %v\n", err, errNoClusterObjects)
 		return nil, nil
 	}
+	o.objectsFrom = fmt.Sprintf("kube context %q", context)
 	fmt.Fprintf(s.Err, "no --cluster-file: naming workloads from kube context %q (%d pods in %d namespaces, as they are now)\n", context, len(objs.Pods), len(objs.Namespaces))
 	return objs, nil
 }
@@ -240,6 +245,11 @@ func (o *observeOptions) run(c *cobra.Command, s Streams, opts replay.Options) e
 	rec, err := replay.Files(c.Context(), o.fromFiles, opts)
 	if rec == nil {
 		return err
+	}
+	if opts.Inventory != nil {
+		if ferr := checkFit(s, opts.Inventory, rec, cluster.FitOptions{}, o.objectsFrom); ferr != nil {
+			return errors.Join(err, fmt.Errorf("%w; %s is left as it was", ferr, o.output))
+		}
 	}
 	if werr := o.write(s, base, rec); werr != nil {
 		return errors.Join(err, fmt.Errorf("write %s: %w", o.output, werr))

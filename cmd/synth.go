@@ -177,7 +177,11 @@ func (o *synthOptions) complete(ctx context.Context, s Streams, rec *recording.R
 		if err != nil {
 			return nil, nil, err
 		}
-		return cluster.NewInventory(objs, cluster.Options{TrustDomain: o.trustDomain}).Enrich(rec, recording.DefaultLimits), nil, nil
+		inv := cluster.NewInventory(objs, cluster.Options{TrustDomain: o.trustDomain})
+		if err := checkFit(s, inv, rec, cluster.FitOptions{}, clusterFilesName(o.clusterFiles)); err != nil {
+			return nil, nil, err
+		}
+		return inv.Enrich(rec, recording.DefaultLimits), nil, nil
 	}
 	missing := synth.Unlabeled(rec, opts)
 	if len(missing) == 0 {
@@ -196,7 +200,11 @@ func (o *synthOptions) complete(ctx context.Context, s Streams, rec *recording.R
 		return rec, err, nil
 	}
 	fmt.Fprintf(s.Err, "the recording has no pod labels for %d servers: reading the cluster objects of namespace %s from kube context %q\n", len(missing), strings.Join(slices.Compact(slices.Sorted(slices.Values(namespaces))), ", "), context)
-	return cluster.NewInventory(objs, cluster.Options{TrustDomain: o.trustDomain}).Enrich(rec, recording.DefaultLimits), nil, nil
+	inv := cluster.NewInventory(objs, cluster.Options{TrustDomain: o.trustDomain})
+	if err := checkFit(s, inv, rec, cluster.FitOptions{Namespaces: namespaces}, fmt.Sprintf("kube context %q", context)); err != nil {
+		return nil, nil, err
+	}
+	return inv.Enrich(rec, recording.DefaultLimits), nil, nil
 }
 
 // readClusterFiles reads and merges the objects of --cluster-file files.

@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -45,6 +46,11 @@ type Inventory struct {
 	pods      map[netip.Addr]Pod
 	nodes     map[netip.Addr]string
 	workloads map[recording.PeerID]*recording.Workload
+	// created is when each workload object was created (a bare pod's
+	// own), oldestPod when the oldest of its pods among the objects was;
+	// zero when the objects do not say.
+	created   map[recording.PeerID]time.Time
+	oldestPod map[recording.PeerID]time.Time
 }
 
 // NewInventory indexes objs.
@@ -55,6 +61,8 @@ func NewInventory(objs *Objects, opts Options) *Inventory {
 		pods:      map[netip.Addr]Pod{},
 		nodes:     map[netip.Addr]string{},
 		workloads: map[recording.PeerID]*recording.Workload{},
+		created:   objs.Created(),
+		oldestPod: map[recording.PeerID]time.Time{},
 	}
 	for _, n := range objs.Nodes {
 		for _, a := range n.Status.Addresses {
@@ -74,6 +82,14 @@ func NewInventory(objs *Objects, opts Options) *Inventory {
 		id := recording.PeerID(pod.Namespace + "/" + name)
 		for _, s := range podIPs(pod) {
 			inv.pods[s] = Pod{Namespace: pod.Namespace, Name: pod.Name, Workload: id}
+		}
+		if c := pod.CreationTimestamp.UTC(); !pod.CreationTimestamp.IsZero() {
+			if old, ok := inv.oldestPod[id]; !ok || c.Before(old) {
+				inv.oldestPod[id] = c
+			}
+			if kind == "Pod" {
+				inv.created[id] = c
+			}
 		}
 		if _, ok := inv.workloads[id]; ok {
 			continue

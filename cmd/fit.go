@@ -1,0 +1,34 @@
+package cmd
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/cinchmesh/cinch/observe/cluster"
+	"github.com/cinchmesh/cinch/observe/recording"
+)
+
+// checkFit warns, with counts and examples, about the traffic that the
+// cluster objects named by from do not fit, and refuses objects that fit
+// none of it: they name the wrong workloads, or none.
+func checkFit(s Streams, inv *cluster.Inventory, rec *recording.Recording, opts cluster.FitOptions, from string) error {
+	f := inv.Fit(rec, opts)
+	if f.NothingFits() {
+		return fmt.Errorf("the cluster objects of %s fit none of the traffic: none of its %d workloads and addresses is among them (servers: %s; %d requests); they are another cluster's or app's. Give the objects of the cluster the traffic was recorded in, taken while its pods ran, with --cluster-file FILE (kubectl get pods,rs,deploy,sts,ds,svc,nodes,ns -A -o yaml > FILE)",
+			from, f.Peers, f.UnknownExamples(), f.Requests)
+	}
+	findings := f.Findings()
+	if len(findings) == 0 {
+		return nil
+	}
+	fmt.Fprintf(s.Err, "warning: the cluster objects of %s may not be those of the traffic (another cluster, app or day names addresses as the wrong workloads; check --cluster-file):\n", from)
+	for _, line := range findings {
+		fmt.Fprintln(s.Err, "  -", line)
+	}
+	return nil
+}
+
+// clusterFilesName names --cluster-file files for messages.
+func clusterFilesName(files []string) string {
+	return "--cluster-file " + strings.Join(files, ", ")
+}
