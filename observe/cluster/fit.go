@@ -245,22 +245,14 @@ func (f Fit) Findings() []string {
 			f.UnknownServers, f.Servers, f.UnknownRequests, f.Requests, f.UnknownExamples()))
 	}
 	if len(f.Undeclared) > 0 {
-		var n int64
-		for _, u := range f.Undeclared {
-			n += u.Requests
-		}
 		out = append(out, fmt.Sprintf("%d requests to %d server port(s) that no container of the server declares: %s",
-			n, len(f.Undeclared), examples(f.Undeclared, func(u UndeclaredPort) string {
+			total(f.Undeclared, func(u UndeclaredPort) int64 { return u.Requests }), len(f.Undeclared), examples(f.Undeclared, func(u UndeclaredPort) string {
 				return fmt.Sprintf("%s:%d (%d requests; declares %s)", u.Server, u.Port, u.Requests, joinPorts(u.Declared))
 			})))
 	}
 	if len(f.Younger) > 0 {
-		var n int64
-		for _, y := range f.Younger {
-			n += y.Requests
-		}
 		out = append(out, fmt.Sprintf("%d requests involve %d workload(s) whose pods were created after the traffic: %s",
-			n, len(f.Younger), examples(f.Younger, func(y YoungerWorkload) string {
+			total(f.Younger, func(y YoungerWorkload) int64 { return y.Requests }), len(f.Younger), examples(f.Younger, func(y YoungerWorkload) string {
 				return fmt.Sprintf("%s (created %s, traffic by %s)", y.Workload, y.Created.Format(time.RFC3339), y.Traffic.Format(time.RFC3339))
 			})))
 	}
@@ -271,6 +263,14 @@ func (f Fit) Findings() []string {
 // there are.
 func (f Fit) UnknownExamples() string {
 	return examples(f.Unknown, func(id recording.PeerID) string { return string(id) })
+}
+
+func total[T any](items []T, n func(T) int64) int64 {
+	var sum int64
+	for _, it := range items {
+		sum += n(it)
+	}
+	return sum
 }
 
 // maxExamples bounds the examples a finding lists.
