@@ -17,6 +17,7 @@ import (
 	"github.com/cinchmesh/cinch/observe/recording"
 	"github.com/cinchmesh/cinch/synth/diff"
 	"github.com/cinchmesh/cinch/synth/eval"
+	"github.com/cinchmesh/cinch/synth/intents"
 	"github.com/cinchmesh/cinch/synth/policy"
 )
 
@@ -33,6 +34,7 @@ type diffOptions struct {
 	liveCheck       bool
 	allowAudit      bool
 	failOnAudit     bool
+	intentsFile     string
 }
 
 func (o *diffOptions) addFlags(fs *pflag.FlagSet) {
@@ -48,6 +50,7 @@ func (o *diffOptions) addFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.allowAudit, "allow-audit", false, "exit 0 when observed traffic is admitted only by audit mode (by default that exits 1: it is denied once enforced); for checking an audit-mode rollout")
 	fs.BoolVar(&o.failOnAudit, "fail-on-audit", false, "")
 	_ = fs.MarkDeprecated("fail-on-audit", "traffic only audit mode admits exits 1 by default now; --allow-audit gives the old default")
+	fs.StringVar(&o.intentsFile, "intents", "", "declared-intents file: say which declared grants traffic has since shown (they can move to observed)")
 }
 
 func diffFormats() []string {
@@ -145,6 +148,13 @@ func (o *diffOptions) validate(c *cobra.Command, args []string) (diff.Options, f
 	}
 	if ns := o.kube.overrides.Context.Namespace; ns != "" {
 		opts.Namespaces = []string{ns}
+	}
+	if o.intentsFile != "" {
+		f, err := intents.ReadFile(o.intentsFile)
+		if err != nil {
+			return opts, nil, fmt.Errorf("--intents: %w", err)
+		}
+		opts.Intents = f.Intents
 	}
 	return opts, print, nil
 }

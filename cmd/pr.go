@@ -13,6 +13,10 @@ import (
 	"github.com/cinchmesh/cinch/synth/status"
 )
 
+// intentsFileName is where pr looks for the declared intents, next to the
+// policy, when --intents is not given.
+const intentsFileName = "cinch-intents.yaml"
+
 type prOptions struct {
 	synth         synthOptions
 	repo          string
@@ -41,7 +45,8 @@ written by hand): only objects whose content changed are rewritten, objects an e
 wrote that are no longer justified are removed, and files cinch did not write are left
 alone. Re-running on the same recordings changes nothing and commits nothing, on the same
 branch too (exit 0). When the branch exists and holds other policy, it refuses unless
---update, which commits the change on that branch.
+--update, which commits the change on that branch. The declared intents are read from
+--intents, else from cinch-intents.yaml next to the policy.
 
 With --next, the policy at --path is the policy in force and the recordings (and
 --from-prometheus over --window) the evidence, as cinch status reads them: every namespace
@@ -58,6 +63,12 @@ days clean, coverage, the grants, who loses what and how to roll back. See docs/
 			}
 			if filepath.IsAbs(o.path) || o.path == "" {
 				return usageErrorf("--path %q: want a directory relative to the repository", o.path)
+			}
+			if next := filepath.Join(o.repo, o.path, intentsFileName); o.synth.intentsFile == "" {
+				if _, err := os.Stat(next); err == nil {
+					o.synth.intentsFile = next
+					fmt.Fprintf(s.Err, "declared intents: %s\n", next)
+				}
 			}
 			if o.next {
 				return o.runNext(c, s, args)

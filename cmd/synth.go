@@ -15,6 +15,7 @@ import (
 	"github.com/cinchmesh/cinch/observe/cluster"
 	"github.com/cinchmesh/cinch/observe/recording"
 	"github.com/cinchmesh/cinch/synth"
+	"github.com/cinchmesh/cinch/synth/intents"
 	"github.com/cinchmesh/cinch/synth/routes"
 )
 
@@ -32,6 +33,10 @@ type synthOptions struct {
 	clusterDomain   string
 	grantDenied     bool
 	minCoverage     float64
+	allowScrapes    bool
+	scraperSAs      []string
+	scraperNetworks []string
+	intentsFile     string
 	routes          routes.Options
 	clusterFiles    []string
 	trustDomain     string
@@ -55,6 +60,10 @@ func (o *synthOptions) addFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.grantDenied, "grant-denied", false, "also grant clients whose every request the policy in force denied (seen in metrics recordings); by default they stay denied")
 	fs.StringArrayVar(&o.clusterFiles, "cluster-file", nil, "cluster objects as YAML (kubectl get -o yaml output or manifests) for servers the recording has no pod labels for (default: read them from the kube context when it answers); repeatable, merged")
 	fs.StringVar(&o.trustDomain, "trust-domain", recording.DefaultTrustDomain, "mesh trust domain, for identities derived from cluster objects")
+	fs.BoolVar(&o.allowScrapes, "allow-scrapes", true, "with --default-deny: per namespace, a Server for the proxies' admin port (linkerd-admin, 4191) admitting the scraper on GET /metrics and kubelet on /live and /ready; --allow-scrapes=false leaves it out")
+	fs.StringSliceVar(&o.scraperSAs, "scraper-service-account", nil, "the scraper's service account as namespace/name (default: linkerd-viz/prometheus, unless --scraper-network is given)")
+	fs.StringSliceVar(&o.scraperNetworks, "scraper-network", nil, "networks of a scraper without mTLS, such as a Prometheus outside the cluster (CIDR)")
+	fs.StringVar(&o.intentsFile, "intents", "", "declared-intents file: access that must exist although no recording shows it, each with its reason (docs/synth.md#declared-intents); its grants are marked cinch.cinchmesh.io/declared")
 	d := routes.DefaultOptions()
 	fs.IntVar(&o.routes.MinDistinct, "route-min-distinct", d.MinDistinct, "route level: how many different literal values one path segment must show before it becomes a parameter (docs/route-inference.md)")
 	fs.IntVar(&o.routes.HexMinLength, "route-hex-min-length", d.HexMinLength, "route level: the shortest run of hex digits taken for an id")
@@ -240,7 +249,38 @@ func (o *synthOptions) validate() (synth.Options, error) {
 		}
 		opts.ProbeNetworks = append(opts.ProbeNetworks, p.Masked())
 	}
+	opts.Scrapes.Disabled = !o.allowScrapes
+	for _, sa := range o.scraperSAs {
+		ns, name, ok := strings.Cut(sa, "/")
+		if !ok {
+			return opts, usageErrorf("--scraper-service-account %q: want namespace/name, such as linkerd-viz/prometheus", sa)
+		}
+		opts.Scrapes.ServiceAccounts = append(opts.Scrapes.ServiceAccounts, synth.ServiceAccountRef{Namespace: ns, Name: name})
+	}
+	for _, n := range o.scraperNetworks {
+		p, err := netip.ParsePrefix(n)
+		if err != nil {
+			return opts, usageErrorf("--scraper-network %q: want a CIDR such as 203.0.113.0/28", n)
+		}
+		opts.Scrapes.Networks = append(opts.Scrapes.Networks, p.Masked())
+	}
 	opts.Routes = o.routes
+	if o.defaultDeny && len(o.clusterFiles) > 0 {
+		// The meshed workloads that could be clients, for the list of
+		// those never observed.
+		objs, err := readClusterFiles(o.clusterFiles)
+		if err != nil {
+			return opts, err
+		}
+		opts.Candidates = cluster.Candidates(objs, cluster.Options{TrustDomain: o.trustDomain})
+	}
+	if o.intentsFile != "" {
+		f, err := intents.ReadFile(o.intentsFile)
+		if err != nil {
+			return opts, fmt.Errorf("--intents: %w", err)
+		}
+		opts.Intents = f.Intents
+	}
 	if err := opts.Validate(); err != nil {
 		return opts, &UsageError{Err: err}
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/cinchmesh/cinch/observe/recording"
+	"github.com/cinchmesh/cinch/synth/intents"
 	"github.com/cinchmesh/cinch/synth/policy"
 )
 
@@ -36,6 +37,14 @@ type Result struct {
 	// Coverage estimates, per server port with a Server, how complete the
 	// recording is.
 	Coverage []PortCoverage
+	// AdminPorts are the proxies' admin port policies written with
+	// default deny, by namespace.
+	AdminPorts []AdminPort
+	// RareClients are, with default deny and Options.Candidates, the
+	// meshed workloads never observed as clients, by namespace and name.
+	RareClients []RareClient
+	// Intents are the declared grants merged in (Options.Intents).
+	Intents []intents.Intent
 }
 
 // Synthesize turns rec into policy at opts.Level, in five stages, each a
@@ -48,7 +57,11 @@ func Synthesize(rec *recording.Recording, opts Options) (*Result, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
-	ev := collect(rec, &opts)
+	rec, decl, err := declare(rec, opts.Intents, opts.Candidates)
+	if err != nil {
+		return nil, err
+	}
+	ev := collect(rec, &opts, decl)
 	grants := decide(ev, &opts)
 	res := emit(ev, grants, &opts)
 	if len(res.Units) == 0 {
@@ -62,6 +75,9 @@ func Synthesize(rec *recording.Recording, opts Options) (*Result, error) {
 	}
 	res.Warnings = append(res.Warnings, wide...)
 	if err := selfCheck(ev.refused.remove(rec), res); err != nil {
+		return nil, err
+	}
+	if err := selfCheckMeshTraffic(rec, res, &opts, probeNetworks(&opts, ev.nodes)); err != nil {
 		return nil, err
 	}
 	return res, nil

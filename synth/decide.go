@@ -29,7 +29,10 @@ type portGrant struct {
 	// Otherwise callers are authorized on the Server.
 	routeLevel bool
 	routes     []routeObject
-	clients    clients
+	// clients are authorized on the Server: every client when the port is
+	// not at route level, else the clients declared without routes (the
+	// whole port, whatever the route).
+	clients clients
 	// warnings say what the decision left out, in the order they apply.
 	warnings []string
 }
@@ -60,6 +63,9 @@ type clients struct {
 	refs       []policy.NamespacedTargetRef
 	identities []string
 	networks   []string
+	// meshDeclared and networksDeclared are the intents behind the meshed
+	// clients and the networks (AnnotationDeclared), "" for none.
+	meshDeclared, networksDeclared string
 }
 
 // grants are the decisions for every server port, in port order, and per
@@ -140,7 +146,14 @@ func (g *portGrant) clientsOf(callers []*caller, level Level) clients {
 	var who clients
 	seenRef := map[policy.NamespacedTargetRef]bool{}
 	incomplete := false
+	var meshed, plain []*caller
 	for _, c := range callers {
+		if c.Mesh != nil {
+			meshed = append(meshed, c)
+		}
+		if len(c.Networks) > 0 {
+			plain = append(plain, c)
+		}
 		if m := c.Mesh; m != nil {
 			var ref policy.NamespacedTargetRef
 			switch {
@@ -165,6 +178,7 @@ func (g *portGrant) clientsOf(callers []*caller, level Level) clients {
 		g.warn("%s port %d: the recording dropped some client addresses of requests without mTLS (its per-edge limit); those clients will be denied: re-record with a higher --max-source-ips-per-edge or widen with --widen-ipv4", g.Server, g.Port)
 	}
 	who.identities, who.networks = dedupe(who.identities), dedupe(who.networks)
+	who.meshDeclared, who.networksDeclared = declaredText(meshed), declaredText(plain)
 	return who
 }
 
@@ -208,18 +222,25 @@ func probeCaller(sp *serverPort, opts *Options, nodes []string) *caller {
 	if sp.GRPC {
 		return nil
 	}
-	nets := opts.ProbeNetworks
-	if len(nets) == 0 {
-		var addrs []netip.Addr
-		for _, ip := range nodes {
-			if a, err := netip.ParseAddr(ip); err == nil {
-				addrs = append(addrs, a)
-			}
-		}
-		nets = prefixes(addrs, PrefixLengths{})
-	}
+	nets := probeNetworks(opts, nodes)
 	if len(nets) == 0 {
 		return nil
 	}
-	return &caller{Peer: "kubelet", Networks: compactPrefixes(slices.Clone(nets))}
+	return &caller{Peer: "kubelet", Networks: nets}
+}
+
+// probeNetworks are where kubelet probes come from: the probe networks
+// given, or every node address in the recording (a pod may move to any
+// node); nil when neither is known.
+func probeNetworks(opts *Options, nodes []string) []netip.Prefix {
+	if len(opts.ProbeNetworks) > 0 {
+		return compactPrefixes(slices.Clone(opts.ProbeNetworks))
+	}
+	var addrs []netip.Addr
+	for _, ip := range nodes {
+		if a, err := netip.ParseAddr(ip); err == nil {
+			addrs = append(addrs, a)
+		}
+	}
+	return prefixes(addrs, PrefixLengths{})
 }

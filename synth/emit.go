@@ -49,13 +49,8 @@ func emit(ev *evidence, g *grants, opts *Options) *Result {
 	}
 	namespaces := map[string]bool{}
 	for _, u := range e.units {
-		u.Set.Normalize()
-		res.Units = append(res.Units, *u)
 		namespaces[u.Namespace] = true
 	}
-	slices.SortFunc(res.Units, func(a, b Unit) int {
-		return cmp.Or(strings.Compare(a.Namespace, b.Namespace), strings.Compare(a.Workload, b.Workload))
-	})
 	if opts.DefaultDeny {
 		for _, ns := range slices.Sorted(maps.Keys(namespaces)) {
 			if cut := g.unselected[ns]; len(cut) > 0 {
@@ -64,8 +59,21 @@ func emit(ev *evidence, g *grants, opts *Options) *Result {
 			}
 			res.DefaultDeny = append(res.DefaultDeny, ns)
 		}
+		if !opts.Scrapes.Disabled {
+			res.AdminPorts = e.adminPorts(res.DefaultDeny, probeNetworks(opts, ev.nodes))
+		}
+		res.RareClients = rareClients(ev.rec, opts.Candidates)
+		e.warnRareClients(res.RareClients)
 	}
+	for _, u := range e.units {
+		u.Set.Normalize()
+		res.Units = append(res.Units, *u)
+	}
+	slices.SortFunc(res.Units, func(a, b Unit) int {
+		return cmp.Or(strings.Compare(a.Namespace, b.Namespace), strings.Compare(a.Workload, b.Workload))
+	})
 	res.Warnings = append(res.Warnings, e.warnings...)
+	res.Intents = opts.Intents
 	return res
 }
 
@@ -111,7 +119,6 @@ func (e *emitter) port(g *portGrant) {
 		for _, r := range g.routes {
 			e.routeObject(u, g.serverPort, &srv, r)
 		}
-		return
 	}
 	target := policy.LocalTargetRef{Group: policy.GroupPolicy, Kind: policy.KindServer, Name: srv.Name}
 	e.authorize(u, g.serverPort, target, srv.Name, g.clients)
@@ -136,6 +143,16 @@ func (e *emitter) meta(kind, namespace string, sp *serverPort, nameParts ...stri
 	}
 	if obs := e.observed(sp); obs != "" {
 		m.Annotations[AnnotationObserved] = obs
+	}
+	return m
+}
+
+// declaredMeta is meta marked with the intents behind the object's grants,
+// if any.
+func (e *emitter) declaredMeta(kind, namespace string, sp *serverPort, declared string, nameParts ...string) policy.ObjectMeta {
+	m := e.meta(kind, namespace, sp, nameParts...)
+	if declared != "" {
+		m.Annotations[AnnotationDeclared] = declared
 	}
 	return m
 }
@@ -183,19 +200,19 @@ func (e *emitter) authorize(u *Unit, sp *serverPort, target policy.LocalTargetRe
 	// One MeshTLSAuthentication holds either refs or identities: clients
 	// known only by identity get a policy of their own.
 	if len(refs) > 0 {
-		e.meshPolicy(u, sp, target, base, "mesh", policy.MeshTLSAuthenticationSpec{IdentityRefs: refs})
+		e.meshPolicy(u, sp, target, base, "mesh", policy.MeshTLSAuthenticationSpec{IdentityRefs: refs}, who.meshDeclared)
 	}
 	if len(identities) > 0 {
-		e.meshPolicy(u, sp, target, base, "mesh-ids", policy.MeshTLSAuthenticationSpec{Identities: identities})
+		e.meshPolicy(u, sp, target, base, "mesh-ids", policy.MeshTLSAuthenticationSpec{Identities: identities}, who.meshDeclared)
 	}
 	if len(networks) > 0 {
-		na := policy.NetworkAuthentication{ObjectMeta: e.meta(policy.KindNetworkAuthentication, ns, sp, base, "network")}
+		na := policy.NetworkAuthentication{ObjectMeta: e.declaredMeta(policy.KindNetworkAuthentication, ns, sp, who.networksDeclared, base, "network")}
 		for _, n := range networks {
 			na.Spec.Networks = append(na.Spec.Networks, policy.Network{CIDR: n})
 		}
 		u.Set.NetworkAuthentications = append(u.Set.NetworkAuthentications, na)
 		u.Set.AuthorizationPolicies = append(u.Set.AuthorizationPolicies, policy.AuthorizationPolicy{
-			ObjectMeta: e.meta(policy.KindAuthorizationPolicy, ns, sp, base, "network"),
+			ObjectMeta: e.declaredMeta(policy.KindAuthorizationPolicy, ns, sp, who.networksDeclared, base, "network"),
 			Spec: policy.AuthorizationPolicySpec{
 				TargetRef:                  target,
 				RequiredAuthenticationRefs: []policy.NamespacedTargetRef{{Group: policy.GroupPolicy, Kind: policy.KindNetworkAuthentication, Name: na.Name}},
@@ -204,12 +221,12 @@ func (e *emitter) authorize(u *Unit, sp *serverPort, target policy.LocalTargetRe
 	}
 }
 
-func (e *emitter) meshPolicy(u *Unit, sp *serverPort, target policy.LocalTargetRef, base, suffix string, spec policy.MeshTLSAuthenticationSpec) {
+func (e *emitter) meshPolicy(u *Unit, sp *serverPort, target policy.LocalTargetRef, base, suffix string, spec policy.MeshTLSAuthenticationSpec, declared string) {
 	ns := sp.Workload.Namespace
-	mtls := policy.MeshTLSAuthentication{ObjectMeta: e.meta(policy.KindMeshTLSAuthentication, ns, sp, base, suffix), Spec: spec}
+	mtls := policy.MeshTLSAuthentication{ObjectMeta: e.declaredMeta(policy.KindMeshTLSAuthentication, ns, sp, declared, base, suffix), Spec: spec}
 	u.Set.MeshTLSAuthentications = append(u.Set.MeshTLSAuthentications, mtls)
 	u.Set.AuthorizationPolicies = append(u.Set.AuthorizationPolicies, policy.AuthorizationPolicy{
-		ObjectMeta: e.meta(policy.KindAuthorizationPolicy, ns, sp, base, suffix),
+		ObjectMeta: e.declaredMeta(policy.KindAuthorizationPolicy, ns, sp, declared, base, suffix),
 		Spec: policy.AuthorizationPolicySpec{
 			TargetRef:                  target,
 			RequiredAuthenticationRefs: []policy.NamespacedTargetRef{{Group: policy.GroupPolicy, Kind: policy.KindMeshTLSAuthentication, Name: mtls.Name}},

@@ -49,6 +49,9 @@ type caller struct {
 	NetworksIncomplete bool
 	Routes             []recording.Route
 	Requests           int64
+	// Declared are the intents behind the caller's evidence ("sa ns/x:
+	// reason"), when the intents file declared some of it.
+	Declared []string
 }
 
 // meshIdentity is a meshed client's identity.
@@ -78,7 +81,7 @@ type evidence struct {
 // collect gathers the recording's inbound evidence per server port. Edges
 // to servers that are not meshed workloads (external addresses, nodes,
 // unmeshed pods) are skipped: Linkerd has no policy to give them.
-func collect(rec *recording.Recording, opts *Options) *evidence {
+func collect(rec *recording.Recording, opts *Options, decl *declarations) *evidence {
 	workloads := map[recording.PeerID]recording.Workload{}
 	for _, w := range rec.Workloads {
 		workloads[w.ID] = w
@@ -133,7 +136,7 @@ func collect(rec *recording.Recording, opts *Options) *evidence {
 		if e.LastSeen != nil && e.LastSeen.After(sp.Last) {
 			sp.Last = *e.LastSeen
 		}
-		c := &caller{Peer: e.Client, Requests: max(e.Requests, e.Denied)}
+		c := &caller{Peer: e.Client, Requests: max(e.Requests, e.Denied), Declared: decl.declared(e.Key())}
 		for _, r := range e.Routes {
 			if !routes.Expressible(r.Path) {
 				warnings = append(warnings, fmt.Sprintf("%s -> %s port %d: path %q is not UTF-8, so no route can match it (%d requests)", e.Client, e.Server, e.Port, r.Path, r.Requests))
@@ -153,6 +156,9 @@ func collect(rec *recording.Recording, opts *Options) *evidence {
 		}
 		if c.Requests-e.TLS["true"] > 0 {
 			c.Networks = networksOf(e, peers[e.Client], opts.NetworkPrefix)
+			if p, ok := decl.network(e.Client); ok {
+				c.Networks = compactPrefixes(append(c.Networks, p))
+			}
 			c.NetworksIncomplete = e.SourceIPsOverflow > 0
 			if len(c.Networks) == 0 {
 				warnings = append(warnings, fmt.Sprintf("%s -> %s port %d: %d requests without mTLS from addresses the recording does not hold (metrics do not name them): not granted; merge a tap recording of this client or mesh it", e.Client, e.Server, e.Port, c.Requests-e.TLS["true"]))

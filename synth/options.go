@@ -17,6 +17,10 @@ import (
 	"net/netip"
 	"slices"
 
+	"k8s.io/apimachinery/pkg/util/validation"
+
+	"github.com/cinchmesh/cinch/observe/cluster"
+	"github.com/cinchmesh/cinch/synth/intents"
 	"github.com/cinchmesh/cinch/synth/routes"
 )
 
@@ -59,6 +63,16 @@ type Options struct {
 	// DefaultDeny adds the deny default-inbound-policy annotation to every
 	// namespace with generated Servers, as the last document.
 	DefaultDeny bool
+	// Scrapes configures the proxy admin port's policy that default deny
+	// comes with.
+	Scrapes Scrapes
+	// Candidates are the meshed workloads the cluster objects declare
+	// (cluster.Candidates): with DefaultDeny, those never observed as
+	// clients are listed, per namespace, in the warnings and the result.
+	Candidates []cluster.Candidate
+	// Intents are declared grants (the intents file), merged with what
+	// was observed; the objects that carry them are marked.
+	Intents []intents.Intent
 	// ServiceProfiles adds a ServiceProfile per Service in front of an
 	// observed server, with the inferred routes.
 	ServiceProfiles bool
@@ -82,6 +96,37 @@ type Options struct {
 	MinCoverage float64
 	// Routes are the route inference thresholds.
 	Routes routes.Options
+}
+
+// Scrapes is the policy of the proxies' admin port (linkerd-admin, 4191)
+// written with DefaultDeny in every namespace it annotates: without it,
+// default deny stops Prometheus scraping the proxies, and with it
+// linkerd-viz, every dashboard and cinch's own metrics source.
+type Scrapes struct {
+	// Disabled leaves the admin port's policy out.
+	Disabled bool
+	// ServiceAccounts are the scraper's service accounts; Networks the
+	// addresses of scrapers without mTLS (a Prometheus outside the
+	// cluster). With neither, the linkerd-viz Prometheus is the scraper.
+	ServiceAccounts []ServiceAccountRef
+	Networks        []netip.Prefix
+}
+
+// ServiceAccountRef names a service account.
+type ServiceAccountRef struct{ Namespace, Name string }
+
+func (r ServiceAccountRef) String() string { return r.Namespace + "/" + r.Name }
+
+// DefaultScraper is linkerd-viz's Prometheus.
+var DefaultScraper = ServiceAccountRef{Namespace: "linkerd-viz", Name: "prometheus"}
+
+// scrapers returns the scraper's service accounts, the default when none
+// and no networks are given.
+func (s *Scrapes) scrapers() []ServiceAccountRef {
+	if len(s.ServiceAccounts) == 0 && len(s.Networks) == 0 {
+		return []ServiceAccountRef{DefaultScraper}
+	}
+	return s.ServiceAccounts
 }
 
 func (o *Options) selects(namespace string) bool {
@@ -110,6 +155,16 @@ func (o *Options) Validate() error {
 	}
 	if err := o.Routes.Validate(); err != nil {
 		return err
+	}
+	for _, sa := range o.Scrapes.ServiceAccounts {
+		if len(validation.IsDNS1123Label(sa.Namespace)) > 0 || len(validation.IsDNS1123Subdomain(sa.Name)) > 0 {
+			return fmt.Errorf("--scraper-service-account %s: want namespace/name of the scraper's service account", sa)
+		}
+	}
+	for _, p := range o.Scrapes.Networks {
+		if p.Bits() == 0 {
+			return fmt.Errorf("--scraper-network %s: opens the proxies' metrics to every address; name the scraper's network instead", p)
+		}
 	}
 	for _, p := range o.ProbeNetworks {
 		if p.Bits() == 0 {

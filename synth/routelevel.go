@@ -69,11 +69,18 @@ func (g *portGrant) decideRoutes(matchers []*matcher, probeCaller *caller) {
 	if sp.Overflow > 0 {
 		g.warn("%s port %d: %d requests had paths the recording did not keep (its per-edge limit); with routes attached they will get 404: re-record with a higher --max-paths-per-edge or use a coarser level", sp.Server, sp.Port, sp.Overflow)
 	}
+	var wholePort []*caller
 	for _, c := range sp.Callers {
-		if len(c.Routes) == 0 {
+		switch {
+		case len(c.Routes) == 0 && len(c.Declared) > 0:
+			// Declared without routes: the whole port, as far as routes
+			// go; an authorization on the Server applies to every route.
+			wholePort = append(wholePort, c)
+		case len(c.Routes) == 0:
 			g.warn("%s -> %s port %d: known without paths (metrics only), so no route is written for it and its requests will get 404 at route level: merge a tap recording of it or use a coarser level", c.Peer, sp.Server, sp.Port)
 		}
 	}
+	g.clients = g.clientsOf(wholePort, LevelRoute)
 	groups := map[*matcher]map[*caller]bool{}
 	use := func(m *matcher, c *caller) {
 		if groups[m] == nil {

@@ -23,6 +23,7 @@ import (
 
 	"github.com/cinchmesh/cinch/observe/recording"
 	"github.com/cinchmesh/cinch/synth/eval"
+	"github.com/cinchmesh/cinch/synth/intents"
 	"github.com/cinchmesh/cinch/synth/policy"
 )
 
@@ -45,6 +46,9 @@ type Options struct {
 	// Namespaces limits the evaluation to servers in these namespaces
 	// (every namespace when empty).
 	Namespaces []string
+	// Intents are the declared grants (the intents file): the report says
+	// which of them traffic has shown.
+	Intents []intents.Intent
 	// LiveCheck compares the evaluator's decisions with the decision
 	// labels the recording carries. It is meaningful only when the policy
 	// given is the one that was live while recording.
@@ -64,6 +68,9 @@ type Report struct {
 	// Unused are the authorizations that admit more than was observed,
 	// most open first.
 	Unused []Grant `json:"unusedGrants"`
+	// Declared says, per declared intent, how many observed requests it
+	// covers: those with requests can move to observed.
+	Declared []DeclaredUse `json:"declared,omitempty"`
 	// Live is the check against the recorded live decisions; nil when not
 	// asked for.
 	Live *LiveCheck `json:"liveCheck,omitempty"`
@@ -185,6 +192,7 @@ func Evaluate(rec *recording.Recording, set *policy.Set, opts Options) (*Report,
 	for _, w := range ev.Warnings() {
 		rep.Warnings = append(rep.Warnings, w.String())
 	}
+	rep.Declared = DeclaredUses(rec, opts.Intents)
 	return rep, nil
 }
 

@@ -9,6 +9,7 @@ import (
 
 	"github.com/cinchmesh/cinch/observe/recording"
 	"github.com/cinchmesh/cinch/synth/eval"
+	"github.com/cinchmesh/cinch/synth/intents"
 	"github.com/cinchmesh/cinch/synth/policy"
 )
 
@@ -60,6 +61,11 @@ type Grant struct {
 	// Beyond says, one item per way, what it admits beyond what was
 	// observed.
 	Beyond []string `json:"beyond"`
+	// Declared lists the declared clients and reasons of an
+	// AuthorizationPolicy written for the intents file (its
+	// cinch.cinchmesh.io/declared annotation): admitting more than was
+	// observed is then its purpose.
+	Declared string `json:"declared,omitempty"`
 	// width is the widest open network's host bits, to rank network
 	// grants.
 	width int
@@ -132,8 +138,18 @@ const kindDefault = "default"
 // score over all of them.
 func grants(list []eval.Grant, set *policy.Set, used map[usageKey]*usage, hit map[nsName]bool) ([]Grant, Score) {
 	var checks []*check
+	declared := map[nsName]string{}
+	for _, ap := range set.AuthorizationPolicies {
+		if v := ap.Annotations[intents.Annotation]; v != "" {
+			declared[nsName{ap.Namespace, ap.Name}] = v
+		}
+	}
 	for _, g := range list {
-		checks = append(checks, explicitGrant(g, used[usageKey{ns: g.Namespace, authz: g.Authorization}], hit))
+		c := explicitGrant(g, used[usageKey{ns: g.Namespace, authz: g.Authorization}], hit)
+		if strings.EqualFold(g.Authorization.Kind, policy.KindAuthorizationPolicy) {
+			c.out.Declared = declared[nsName{g.Namespace, g.Authorization.Name}]
+		}
+		checks = append(checks, c)
 	}
 	defaults := map[usageKey]bool{}
 	for i := range set.Servers {

@@ -81,9 +81,18 @@ func Table(w io.Writer, r *Report) error {
 		fmt.Fprint(tw, "\nUNUSED GRANTS (most open first)\nOPENS\tNAMESPACE\tAUTHORIZATION\tTARGET\tUSED\tREQUESTS\tBEYOND WHAT WAS OBSERVED\n")
 		for _, g := range r.Unused {
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d/%d\t%d\t%s\n", g.Opens, g.Namespace, g.Authorization, g.Target, g.Used, g.Granted, g.Requests, g.Beyond[0])
+			if g.Declared != "" {
+				fmt.Fprintf(tw, "\t\t\t\t\t\tdeclared: %s\n", g.Declared)
+			}
 			for _, b := range g.Beyond[1:] {
 				fmt.Fprintf(tw, "\t\t\t\t\t\t%s\n", b)
 			}
+		}
+	}
+	if len(r.Declared) > 0 {
+		fmt.Fprint(tw, "\nDECLARED GRANTS (intents file; seen: traffic has shown them, they can move to observed)\nINTENT\tREQUESTS SEEN\tREASON\n")
+		for _, d := range r.Declared {
+			fmt.Fprintf(tw, "%s\t%d\t%s\n", d.Intent, d.Requests, d.Reason)
 		}
 	}
 	if l := r.Live; l != nil {
@@ -135,8 +144,17 @@ func Markdown(w io.Writer, r *Report) error {
 			for i, x := range g.Beyond {
 				beyond[i] = cell(x)
 			}
+			if g.Declared != "" {
+				beyond = append(beyond, "declared: "+cell(g.Declared))
+			}
 			fmt.Fprintf(&b, "| %s | %s | `%s` | `%s` | %d/%d | %d | %s |\n", g.Opens, cell(g.Namespace), cell(g.Authorization),
 				cell(g.Target), g.Used, g.Granted, g.Requests, strings.Join(beyond, "<br>"))
+		}
+	}
+	if len(r.Declared) > 0 {
+		b.WriteString("\n### Declared grants\n\nFrom the intents file. Those traffic has shown can move to what was observed.\n\n| intent | requests seen | reason |\n|---|---:|---|\n")
+		for _, d := range r.Declared {
+			fmt.Fprintf(&b, "| %s | %d | %s |\n", cell(d.Intent), d.Requests, cell(d.Reason))
 		}
 	}
 	if l := r.Live; l != nil {

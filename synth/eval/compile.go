@@ -3,6 +3,7 @@ package eval
 import (
 	"cmp"
 	"fmt"
+	"maps"
 	"net/netip"
 	"slices"
 	"strings"
@@ -426,12 +427,16 @@ const annotationDefaultPolicy = "config.linkerd.io/default-inbound-policy"
 // that claims the port (by number, or by the name of a TCP container
 // port), else the default policy.
 func (b *builder) workload(w *recording.Workload, nsPolicy string) *workload {
+	src := *w
+	if w.Meshed {
+		w = b.withProxy(w)
+	}
 	probes := map[uint32][]string{}
 	for _, p := range w.Probes {
 		path, _, _ := strings.Cut(p.Path, "?")
 		probes[uint32(p.Port)] = append(probes[uint32(p.Port)], cmp.Or(path, "/"))
 	}
-	wl := &workload{ports: map[uint32]*portPolicy{}, src: *w}
+	wl := &workload{ports: map[uint32]*portPolicy{}, src: src}
 	claimed := map[uint32]*server{}
 	for _, s := range b.candidates(w) {
 		for _, port := range s.ports(w) {
@@ -455,6 +460,28 @@ func (b *builder) workload(w *recording.Workload, nsPolicy string) *workload {
 	}
 	wl.other = def.plain
 	return wl
+}
+
+// withProxy returns a copy of a meshed workload with what the injected
+// proxy container adds to every pod: the label naming the control plane,
+// the admin port (linkerd-admin, 4191) and its httpGet probes on /live and
+// /ready, which Linkerd counts among the pod's probe paths.
+func (b *builder) withProxy(w *recording.Workload) *recording.Workload {
+	c := *w
+	c.Labels = maps.Clone(w.Labels)
+	if c.Labels == nil {
+		c.Labels = map[string]string{}
+	}
+	if _, ok := c.Labels[LabelControlPlaneNS]; !ok {
+		c.Labels[LabelControlPlaneNS] = b.opts.ControlPlaneNamespace
+	}
+	if !slices.ContainsFunc(w.Ports, func(p recording.ContainerPort) bool { return p.Name == AdminPortName }) {
+		c.Ports = append(slices.Clone(w.Ports), recording.ContainerPort{Port: AdminPort, Name: AdminPortName, Protocol: "TCP"})
+		c.Probes = append(slices.Clone(w.Probes),
+			recording.Probe{Kind: "liveness", Port: AdminPort, Path: AdminLivePath},
+			recording.Probe{Kind: "readiness", Port: AdminPort, Path: AdminReadyPath})
+	}
+	return &c
 }
 
 // candidates returns the Servers of w's namespace whose podSelector

@@ -23,6 +23,20 @@ import (
 	"github.com/cinchmesh/cinch/synth/policy"
 )
 
+// What the injected proxy adds to every meshed pod: its admin server
+// (Prometheus scrapes /metrics there, kubelet probes /live and /ready) on
+// a container port of its own, and the label naming the control plane.
+// Under a deny default policy the admin port needs a Server of its own
+// like any other port.
+const (
+	AdminPort           = 4191
+	AdminPortName       = "linkerd-admin"
+	AdminMetricsPath    = "/metrics"
+	AdminLivePath       = "/live"
+	AdminReadyPath      = "/ready"
+	LabelControlPlaneNS = "linkerd.io/control-plane-ns"
+)
+
 // Options describe the cluster's Linkerd installation.
 type Options struct {
 	// DefaultPolicy is the cluster-wide default inbound policy

@@ -11,6 +11,7 @@ import (
 	"github.com/cinchmesh/cinch/observe/graphprint"
 	"github.com/cinchmesh/cinch/observe/recording"
 	"github.com/cinchmesh/cinch/synth"
+	"github.com/cinchmesh/cinch/synth/diff"
 	"github.com/cinchmesh/cinch/synth/policy"
 )
 
@@ -90,6 +91,9 @@ func Body(d Describe, rec *recording.Recording, res *synth.Result, c *Change) (s
 	}
 
 	writeChanges(&b, c)
+
+	writeDefaultDeny(&b, res)
+	writeDeclared(&b, rec, res)
 
 	if len(res.Warnings) > 0 {
 		b.WriteString("### Warnings\n\n")
@@ -218,6 +222,70 @@ func accessRows(res *synth.Result) []accessRow {
 		return cmp.Or(cmp.Compare(a.namespace, b.namespace), cmp.Compare(a.server, b.server))
 	})
 	return rows
+}
+
+// writeDefaultDeny lists the namespaces closed by default deny and what
+// keeps Linkerd's own traffic working in them.
+func writeDefaultDeny(b *bytes.Buffer, res *synth.Result) {
+	if len(res.DefaultDeny) == 0 {
+		return
+	}
+	b.WriteString("### Default deny\n\n")
+	fmt.Fprintf(b, "Namespaces closed to everything no authorization admits (`config.linkerd.io/default-inbound-policy: deny`, applied last; restart their workloads for it to take effect): %s.\n\n", strings.Join(res.DefaultDeny, ", "))
+	if len(res.AdminPorts) == 0 {
+		writeRareClients(b, res)
+		b.WriteString("The proxies' admin port (linkerd-admin, 4191) gets no policy (`--allow-scrapes=false`): Prometheus can no longer scrape the proxies in these namespaces.\n\n")
+		return
+	}
+	writeRareClients(b, res)
+	b.WriteString("The proxies' admin port (linkerd-admin, 4191) stays open to what Linkerd itself needs:\n\n| namespace | Server | GET /metrics (scraper) | GET /live, /ready (kubelet) |\n|---|---|---|---|\n")
+	for _, a := range res.AdminPorts {
+		probes := strings.Join(a.Probes, ", ")
+		if probes == "" {
+			probes = "Linkerd's own probe route (no route written; the scraper may read every admin path)"
+		}
+		fmt.Fprintf(b, "| %s | %s | %s | %s |\n", a.Namespace, a.Server, markdownCell(strings.Join(a.Scrapers, ", ")), markdownCell(probes))
+	}
+	b.WriteString("\n")
+}
+
+// writeDeclared lists the declared grants merged in, with their reasons,
+// and says which of them traffic has since shown.
+func writeDeclared(b *bytes.Buffer, rec *recording.Recording, res *synth.Result) {
+	if len(res.Intents) == 0 {
+		return
+	}
+	b.WriteString("### Declared access\n\nGranted because the intents file declares it, not because it was observed; the objects carry `" + synth.AnnotationDeclared + "`. Seen: requests of it in the recording (those can move to observed).\n\n| client | server | port | routes | reason | seen |\n|---|---|---|---|---|---:|\n")
+	uses := diff.DeclaredUses(rec, res.Intents)
+	for i, in := range res.Intents {
+		routes := "all"
+		if len(in.Routes) > 0 {
+			var rs []string
+			for _, r := range in.Routes {
+				rs = append(rs, strings.TrimSpace(r.Method+" "+r.Path))
+			}
+			routes = strings.Join(rs, ", ")
+		}
+		fmt.Fprintf(b, "| %s | %s | %d | %s | %s | %d |\n", in.Client, in.Server, in.Port, markdownCell(routes), markdownCell(in.Reason), uses[i].Requests)
+	}
+	b.WriteString("\n")
+}
+
+// writeRareClients lists the meshed workloads of the cluster objects that
+// were never observed as clients: default deny denies whatever they call.
+func writeRareClients(b *bytes.Buffer, res *synth.Result) {
+	if len(res.RareClients) == 0 {
+		return
+	}
+	b.WriteString("**Clients the recording never saw.** These meshed workloads could call servers that default deny closes, but no window observed them; ⚠ marks those no window could have seen. If they need access, declare it in the intents file or record a window that includes them.\n\n| namespace | workload | service account | why it may be missing |\n|---|---|---|---|\n")
+	for _, r := range res.RareClients {
+		why := "never observed"
+		if r.Unseeable != "" {
+			why = "⚠ " + r.Unseeable
+		}
+		fmt.Fprintf(b, "| %s | %s %s | %s | %s |\n", r.Namespace, r.Kind, r.Name, r.ServiceAccount, markdownCell(why))
+	}
+	b.WriteString("\n")
 }
 
 // markdownCell keeps a table cell on one line and its pipes literal.

@@ -35,6 +35,11 @@ const (
 	Kind       = "Intents"
 )
 
+// Annotation marks a policy object that grants access because the
+// intents file declares it; its value lists the declared clients and their
+// reasons ("sa backup/restore: quarterly drill; network ...").
+const Annotation = "cinch.cinchmesh.io/declared"
+
 // File is the whole declared-intents file.
 type File struct {
 	APIVersion string   `yaml:"apiVersion"`

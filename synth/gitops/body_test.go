@@ -1,0 +1,40 @@
+package gitops
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cinchmesh/cinch/synth"
+	"github.com/cinchmesh/cinch/synth/routes"
+)
+
+// TestBodyListsDefaultDeny: the pull request says which namespaces default
+// deny closes and who may still scrape and probe the proxies there.
+func TestBodyListsDefaultDeny(t *testing.T) {
+	rec := tinyRecording(time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC))
+	for _, disabled := range []bool{false, true} {
+		opts := synth.Options{Level: synth.LevelServiceAccount, Mode: synth.ModeEnforce, RouteAPI: synth.RouteAPIGateway, Routes: routes.DefaultOptions(), DefaultDeny: true}
+		opts.Scrapes.Disabled = disabled
+		res, err := synth.Synthesize(rec, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := Apply(t.TempDir(), rec, res, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, err := Body(Describe{Level: opts.Level, Mode: opts.Mode, Path: "policy"}, rec, res, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, want := range map[bool][]string{
+			false: {"### Default deny", "closed to everything no authorization admits", ": shop.", "| shop | proxy-admin | sa linkerd-viz/prometheus |"},
+			true:  {"### Default deny", "gets no policy (`--allow-scrapes=false`)"},
+		}[disabled] {
+			if !strings.Contains(body, want) {
+				t.Errorf("scrapes disabled %v: the body lacks %q:\n%s", disabled, want, body)
+			}
+		}
+	}
+}
