@@ -109,6 +109,7 @@ watch the audit logs, then --mode enforce, then --default-deny. See docs/synth.m
 			for _, w := range res.Warnings {
 				fmt.Fprintln(s.Err, "warning:", w)
 			}
+			fmt.Fprintln(s.Err, objectSummary(res))
 			if len(res.DefaultDeny) > 0 {
 				fmt.Fprintf(s.Err, "note: default deny applies to pods started after the annotation: restart the workloads of %s (kubectl rollout restart) once the policy is in place\n", strings.Join(res.DefaultDeny, ", "))
 			}
@@ -127,6 +128,32 @@ watch the audit logs, then --mode enforce, then --default-deny. See docs/synth.m
 	o.addKubeFlags(c.Flags())
 	c.Flags().StringVarP(&o.output, "output", "o", "-", "where to write: - for one YAML stream on stdout, or a directory (one folder per namespace, one file per workload, a kustomization.yaml)")
 	return c
+}
+
+// objectSummary says how many objects of each kind the result writes, in
+// total and per namespace: the policy controller keeps every one in memory.
+func objectSummary(res *synth.Result) string {
+	counts := res.Counts()
+	byKind, total := synth.TotalsByKind(counts)
+	var b strings.Builder
+	fmt.Fprintf(&b, "objects: %d", total)
+	for i, c := range byKind {
+		fmt.Fprintf(&b, "%s%d %s", map[bool]string{true: " (", false: ", "}[i == 0], c.Count, c.Kind)
+	}
+	if len(byKind) > 0 {
+		b.WriteString(")")
+	}
+	ns := ""
+	for _, c := range counts {
+		if c.Namespace != ns {
+			ns = c.Namespace
+			fmt.Fprintf(&b, "\n  %s:", ns)
+		} else {
+			b.WriteString(",")
+		}
+		fmt.Fprintf(&b, " %d %s", c.Count, c.Kind)
+	}
+	return b.String()
 }
 
 // countFiles is how many files a directory output has, kustomization.yaml

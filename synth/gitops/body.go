@@ -92,6 +92,7 @@ func Body(d Describe, rec *recording.Recording, res *synth.Result, c *Change) (s
 
 	writeChanges(&b, c)
 
+	writeCounts(&b, res)
 	writeDefaultDeny(&b, res)
 	writeDeclared(&b, rec, res)
 
@@ -222,6 +223,53 @@ func accessRows(res *synth.Result) []accessRow {
 		return cmp.Or(cmp.Compare(a.namespace, b.namespace), cmp.Compare(a.server, b.server))
 	})
 	return rows
+}
+
+// writeCounts writes how many objects of each kind the policy has, per
+// namespace and in total: Linkerd's policy controller indexes every one.
+func writeCounts(b *bytes.Buffer, res *synth.Result) {
+	counts := res.Counts()
+	byKind, total := synth.TotalsByKind(counts)
+	if total == 0 {
+		return
+	}
+	fmt.Fprintf(b, "### Objects\n\n%d objects for Linkerd's policy controller to index.\n\n| namespace |", total)
+	for _, k := range byKind {
+		fmt.Fprintf(b, " %s |", k.Kind)
+	}
+	b.WriteString("\n|---|" + strings.Repeat("---:|", len(byKind)) + "\n")
+	row := func(name string, of func(kind string) int) {
+		fmt.Fprintf(b, "| %s |", name)
+		for _, k := range byKind {
+			fmt.Fprintf(b, " %d |", of(k.Kind))
+		}
+		b.WriteString("\n")
+	}
+	var namespaces []string
+	for _, c := range counts {
+		if !slices.Contains(namespaces, c.Namespace) {
+			namespaces = append(namespaces, c.Namespace)
+		}
+	}
+	for _, ns := range namespaces {
+		row(ns, func(kind string) int {
+			for _, c := range counts {
+				if c.Namespace == ns && c.Kind == kind {
+					return c.Count
+				}
+			}
+			return 0
+		})
+	}
+	row("**total**", func(kind string) int {
+		for _, k := range byKind {
+			if k.Kind == kind {
+				return k.Count
+			}
+		}
+		return 0
+	})
+	b.WriteString("\n")
 }
 
 // writeDefaultDeny lists the namespaces closed by default deny and what

@@ -38,3 +38,26 @@ func TestBodyListsDefaultDeny(t *testing.T) {
 		}
 	}
 }
+
+// TestBodyCountsObjects: the pull request counts the objects per namespace
+// and kind, and in total.
+func TestBodyCountsObjects(t *testing.T) {
+	rec := tinyRecording(time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC))
+	opts := synth.Options{Level: synth.LevelServiceAccount, Mode: synth.ModeAudit, RouteAPI: synth.RouteAPIGateway, Routes: routes.DefaultOptions()}
+	res, err := synth.Synthesize(rec, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := Apply(t.TempDir(), rec, res, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := Body(Describe{Level: opts.Level, Mode: opts.Mode, Path: "policy"}, rec, res, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "### Objects\n\n3 objects for Linkerd's policy controller to index.\n\n| namespace | AuthorizationPolicy | MeshTLSAuthentication | Server |\n|---|---:|---:|---:|\n| shop | 1 | 1 | 1 |\n| **total** | 1 | 1 | 1 |\n"
+	if !strings.Contains(body, want) {
+		t.Errorf("the body lacks the object counts %q:\n%s", want, body)
+	}
+}
