@@ -2,11 +2,13 @@ package explain
 
 import (
 	"net/netip"
+	"reflect"
 	"strings"
 	"testing"
 
 	"github.com/cinchmesh/cinch/observe/recording"
 	"github.com/cinchmesh/cinch/synth/eval"
+	"github.com/cinchmesh/cinch/synth/intents"
 	"github.com/cinchmesh/cinch/synth/policy"
 )
 
@@ -181,8 +183,18 @@ spec:
 	if err != nil {
 		t.Fatal(err)
 	}
-	contains(t, "intent", string(in), "- client:\n    serviceAccount: booksapp/books\n  port: 7001\n",
-		"  routes:\n  - method: HEAD\n    path: /authors/1.json\n  server: booksapp/authors\n")
+	// The entry is what the intents parser reads: under intents: of a file,
+	// it declares this grant, with the reason still to fill in.
+	f, err := intents.Parse([]byte("apiVersion: " + intents.APIVersion + "\nkind: " + intents.Kind + "\nintents:\n" + string(in)))
+	if err != nil {
+		t.Fatalf("the intent does not parse: %v\n%s", err, in)
+	}
+	want := []intents.Intent{{Client: intents.Client{ServiceAccount: "booksapp/books"}, Server: "booksapp/authors", Port: 7001,
+		Routes: []intents.Route{{Method: "HEAD", Path: "/authors/1.json"}},
+		Reason: "FILL IN why this access must exist (explained: booksapp/books -> booksapp/authors:7001 HEAD /authors/1.json?x=1)", Line: 4}}
+	if !reflect.DeepEqual(f.Intents, want) {
+		t.Errorf("intent parsed as %+v, want %+v", f.Intents, want)
+	}
 	// Another path, or another client, stays denied.
 	if d := decideWith(t, set, ex, id("webapp", "booksapp"), ""); d.Allowed {
 		t.Errorf("admits webapp: %+v", d)
@@ -248,7 +260,12 @@ spec:
 	// Unmeshed client with a known address: its /32.
 	ex = explainQuery(t, &policy.Set{}, Query{From: Client{Address: netip.MustParseAddr("192.0.2.10")}, To: "shop/api", Port: 8080, Method: "GET", Path: "/"})
 	contains(t, "address grant", grantYAML(t, ex), "kind: NetworkAuthentication", "- cidr: 192.0.2.10/32", "name: api-http-192-0-2-10")
-	if in, err := ex.Intent(); err != nil || !strings.Contains(string(in), "network: 192.0.2.10/32") || strings.Contains(string(in), "routes:") {
+	in, err := ex.Intent()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f, err := intents.Parse([]byte("apiVersion: " + intents.APIVersion + "\nkind: " + intents.Kind + "\nintents:\n" + string(in))); err != nil ||
+		len(f.Intents) != 1 || f.Intents[0].Client != (intents.Client{Network: "192.0.2.10/32"}) || f.Intents[0].Routes != nil {
 		t.Errorf("intent of a server-level grant for an address: %s %v", in, err)
 	}
 	if d := decideWith(t, &policy.Set{}, ex, "", "192.0.2.11"); d.Allowed {

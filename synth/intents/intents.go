@@ -285,15 +285,30 @@ func Sort(list []Intent) {
 
 // Write writes intents as a declared-intents file, sorted.
 func Write(w io.Writer, list []Intent) error {
+	return encode(w, File{APIVersion: APIVersion, Kind: Kind, Intents: sorted(list)})
+}
+
+// WriteEntries writes intents, sorted, as a bare list: entries to add
+// under the intents: key of an existing file.
+func WriteEntries(w io.Writer, list []Intent) error {
+	return encode(w, sorted(list))
+}
+
+// sorted is a sorted copy of list.
+func sorted(list []Intent) []Intent {
 	list = slices.Clone(list)
 	for i := range list {
 		list[i].Routes = slices.Clone(list[i].Routes)
 	}
 	Sort(list)
+	return list
+}
+
+func encode(w io.Writer, v any) error {
 	var buf bytes.Buffer
 	enc := yaml.NewEncoder(&buf)
 	enc.SetIndent(2)
-	if err := enc.Encode(File{APIVersion: APIVersion, Kind: Kind, Intents: list}); err != nil {
+	if err := enc.Encode(v); err != nil {
 		return err
 	}
 	if err := enc.Close(); err != nil {
