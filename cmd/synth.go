@@ -33,6 +33,7 @@ type synthOptions struct {
 	clusterDomain   string
 	grantDenied     bool
 	minCoverage     float64
+	maxRoutes       int
 	allowScrapes    bool
 	scraperSAs      []string
 	scraperNetworks []string
@@ -56,6 +57,7 @@ func (o *synthOptions) addFlags(fs *pflag.FlagSet) {
 	fs.StringSliceVar(&o.probeNetworks, "probe-networks", nil, "route level: networks kubelet probes come from (your node CIDRs); default: the node addresses in the recording")
 	fs.StringSliceVarP(&o.namespaces, "namespace", "n", nil, "only servers in these namespaces (default: all in the recording)")
 	fs.StringVar(&o.clusterDomain, "cluster-domain", "cluster.local", "cluster domain, for ServiceProfile names")
+	fs.IntVar(&o.maxRoutes, "max-routes-per-server", 0, "route level: at most this many route matches per Server (0: no cap); above it, routes are merged, those admitting the fewest new requests first, and the merges listed (docs/synth.md#capping-routes)")
 	fs.Float64Var(&o.minCoverage, "min-coverage", 0, "route level: keep server ports whose estimated coverage (1 - share of requests on routes seen once) is below this at service-account level (0: never)")
 	fs.BoolVar(&o.grantDenied, "grant-denied", false, "also grant clients whose every request the policy in force denied (seen in metrics recordings); by default they stay denied")
 	fs.StringArrayVar(&o.clusterFiles, "cluster-file", nil, "cluster objects as YAML (kubectl get -o yaml output or manifests) for servers the recording has no pod labels for (default: read them from the kube context when it answers); repeatable, merged")
@@ -110,6 +112,9 @@ watch the audit logs, then --mode enforce, then --default-deny. See docs/synth.m
 				fmt.Fprintln(s.Err, "warning:", w)
 			}
 			fmt.Fprintln(s.Err, objectSummary(res))
+			for _, m := range res.RouteMerges {
+				fmt.Fprintln(s.Err, "merged:", m)
+			}
 			if len(res.DefaultDeny) > 0 {
 				fmt.Fprintf(s.Err, "note: default deny applies to pods started after the annotation: restart the workloads of %s (kubectl rollout restart) once the policy is in place\n", strings.Join(res.DefaultDeny, ", "))
 			}
@@ -258,16 +263,17 @@ func readClusterFiles(names []string) (*cluster.Objects, error) {
 
 func (o *synthOptions) validate() (synth.Options, error) {
 	opts := synth.Options{
-		Level:           synth.Level(o.level),
-		Mode:            synth.Mode(o.mode),
-		DefaultDeny:     o.defaultDeny,
-		ServiceProfiles: o.serviceProfiles,
-		RouteAPI:        synth.RouteAPI(o.routeAPI),
-		NetworkPrefix:   synth.PrefixLengths{IPv4: o.widenIPv4, IPv6: o.widenIPv6},
-		Namespaces:      o.namespaces,
-		ClusterDomain:   o.clusterDomain,
-		GrantDenied:     o.grantDenied,
-		MinCoverage:     o.minCoverage,
+		Level:              synth.Level(o.level),
+		Mode:               synth.Mode(o.mode),
+		DefaultDeny:        o.defaultDeny,
+		ServiceProfiles:    o.serviceProfiles,
+		RouteAPI:           synth.RouteAPI(o.routeAPI),
+		NetworkPrefix:      synth.PrefixLengths{IPv4: o.widenIPv4, IPv6: o.widenIPv6},
+		Namespaces:         o.namespaces,
+		ClusterDomain:      o.clusterDomain,
+		GrantDenied:        o.grantDenied,
+		MinCoverage:        o.minCoverage,
+		MaxRoutesPerServer: o.maxRoutes,
 	}
 	for _, n := range o.probeNetworks {
 		p, err := netip.ParsePrefix(n)

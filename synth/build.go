@@ -45,6 +45,9 @@ type Result struct {
 	RareClients []RareClient
 	// Intents are the declared grants merged in (Options.Intents).
 	Intents []intents.Intent
+	// RouteMerges are the route matches written for several templates
+	// (Options.MaxRoutesPerServer), in port order.
+	RouteMerges []RouteMerge
 }
 
 // Synthesize turns rec into policy at opts.Level, in five stages, each a

@@ -35,6 +35,8 @@ type portGrant struct {
 	clients clients
 	// warnings say what the decision left out, in the order they apply.
 	warnings []string
+	// merges are the route matches written for several templates.
+	merges []RouteMerge
 }
 
 // routeObject is one HTTPRoute or GRPCRoute to write: its name after the
@@ -122,7 +124,7 @@ func decidePort(sp *serverPort, ev *evidence, opts *Options) *portGrant {
 			g.warn("%s port %d: estimated coverage %.2f is below --min-coverage %.2f (%d of %d requests on routes seen once): kept at service-account level; record longer or merge more windows", sp.Server, sp.Port, g.coverage.Coverage, opts.MinCoverage, g.coverage.Singletons, g.coverage.Requests)
 		default:
 			g.routeLevel = true
-			g.decideRoutes(matchers, probeCaller(sp, opts, ev.nodes))
+			g.decideRoutes(matchers, probeCaller(sp, opts, ev.nodes), opts.MaxRoutesPerServer)
 			return g
 		}
 	}

@@ -39,6 +39,7 @@ func emit(ev *evidence, g *grants, opts *Options) *Result {
 	res := &Result{Warnings: slices.Clone(ev.warnings)}
 	for _, pg := range g.ports {
 		res.Warnings = append(res.Warnings, pg.warnings...)
+		res.RouteMerges = append(res.RouteMerges, pg.merges...)
 		if pg.selectable {
 			e.port(pg)
 			res.Coverage = append(res.Coverage, pg.coverage)

@@ -96,6 +96,10 @@ type Options struct {
 	MinCoverage float64
 	// Routes are the route inference thresholds.
 	Routes routes.Options
+	// MaxRoutesPerServer caps the route matches of one Server at route
+	// level (0: no cap): above it, routes are merged, those admitting the
+	// fewest new requests first (docs/synth.md, "Capping routes").
+	MaxRoutesPerServer int
 }
 
 // Scrapes is the policy of the proxies' admin port (linkerd-admin, 4191)
@@ -152,6 +156,9 @@ func (o *Options) Validate() error {
 	}
 	if o.MinCoverage < 0 || o.MinCoverage > 1 {
 		return fmt.Errorf("--min-coverage %g: want a fraction from 0 to 1", o.MinCoverage)
+	}
+	if o.MaxRoutesPerServer < 0 {
+		return fmt.Errorf("--max-routes-per-server %d: want the most route matches one Server may have, or 0 for no cap", o.MaxRoutesPerServer)
 	}
 	if err := o.Routes.Validate(); err != nil {
 		return err

@@ -27,6 +27,9 @@ type matcher struct {
 	path policy.HTTPPathMatch
 	// unwritable says why no route match can hold the template, if so.
 	unwritable string
+	// leaves are the templates merged into this match
+	// (--max-routes-per-server), nil for an inferred template.
+	leaves []*matcher
 }
 
 func (m *matcher) matches(method, path string) bool {
@@ -34,7 +37,10 @@ func (m *matcher) matches(method, path string) bool {
 		return false
 	}
 	path, _, _ = strings.Cut(path, "?")
-	if m.re == nil {
+	switch {
+	case m.path.Type == policy.MatchPathPrefix:
+		return prefixMatches(m.path.Value, path)
+	case m.re == nil:
 		return m.Value == path
 	}
 	return m.re.MatchString(path)
@@ -64,7 +70,7 @@ type routeGroup struct {
 // probe route is gone once a route is attached to the Server): each group
 // becomes route objects of at most maxRulesPerRoute rules that authorize
 // its clients.
-func (g *portGrant) decideRoutes(matchers []*matcher, probeCaller *caller) {
+func (g *portGrant) decideRoutes(matchers []*matcher, probeCaller *caller, maxRoutes int) {
 	sp := g.serverPort
 	if sp.Overflow > 0 {
 		g.warn("%s port %d: %d requests had paths the recording did not keep (its per-edge limit); with routes attached they will get 404: re-record with a higher --max-paths-per-edge or use a coarser level", sp.Server, sp.Port, sp.Overflow)
@@ -111,6 +117,7 @@ func (g *portGrant) decideRoutes(matchers []*matcher, probeCaller *caller) {
 			}
 		}
 	}
+	matchers = g.mergeRoutes(matchers, groups, maxRoutes)
 	byKey := map[string]*routeGroup{}
 	for _, m := range matchers {
 		callers := groups[m]

@@ -93,6 +93,7 @@ func Body(d Describe, rec *recording.Recording, res *synth.Result, c *Change) (s
 	writeChanges(&b, c)
 
 	writeCounts(&b, res)
+	writeRouteMerges(&b, res)
 	writeDefaultDeny(&b, res)
 	writeDeclared(&b, rec, res)
 
@@ -223,6 +224,23 @@ func accessRows(res *synth.Result) []accessRow {
 		return cmp.Or(cmp.Compare(a.namespace, b.namespace), cmp.Compare(a.server, b.server))
 	})
 	return rows
+}
+
+// writeRouteMerges lists the route matches written for several templates
+// because a Server had more than --max-routes-per-server.
+func writeRouteMerges(b *bytes.Buffer, res *synth.Result) {
+	if len(res.RouteMerges) == 0 {
+		return
+	}
+	b.WriteString("### Merged routes\n\n`--max-routes-per-server` capped the route matches per Server: these routes share one match, which admits every client of any of them (new grants: client, method and observed path triples no route admitted that client before).\n\n| server | port | routes | match | clients | new grants |\n|---|---|---|---|---|---|\n")
+	for _, m := range res.RouteMerges {
+		match := markdownCell(m.Match)
+		if m.Unbounded {
+			match += " (also paths never observed)"
+		}
+		fmt.Fprintf(b, "| %s | %d | %s | %s | %s | %d |\n", m.Server, m.Port, markdownCell(strings.Join(m.Routes, ", ")), match, strings.Join(m.Clients, ", "), m.NewGrants)
+	}
+	b.WriteString("\n")
 }
 
 // writeCounts writes how many objects of each kind the policy has, per

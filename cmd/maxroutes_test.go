@@ -1,0 +1,54 @@
+package cmd
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/cinchmesh/cinch/fixtures/recorded"
+	"github.com/cinchmesh/cinch/observe/recording"
+)
+
+// TestMaxRoutesPerServer: synth and pr cap the route matches per Server
+// and say which routes were merged, on stderr and in the pull request.
+func TestMaxRoutesPerServer(t *testing.T) {
+	if _, err := exec.LookPath("git"); err != nil {
+		t.Skip("git is not installed")
+	}
+	for k, v := range map[string]string{"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com"} {
+		t.Setenv(k, v)
+	}
+	dir := t.TempDir()
+	rec := filepath.Join(dir, "shop.yaml")
+	if err := recording.WriteFile(rec, recorded.Scenario(t, "shop"), nil); err != nil {
+		t.Fatal(err)
+	}
+	out, stderr, err := run(t, "", "synth", rec, "--level", "route", "--max-routes-per-server", "1")
+	if err != nil {
+		t.Fatalf("synth: %v\n%s", err, stderr)
+	}
+	if !strings.Contains(stderr, "\nmerged: shop/") || !strings.Contains(stderr, " merged into ") {
+		t.Errorf("synth does not say which routes it merged:\n%s", stderr)
+	}
+	if n := strings.Count(out, "\n  - matches:\n"); n == 0 || n > strings.Count(out, "\nkind: Server\n") {
+		t.Errorf("%d route matches for %d Servers, want at most one each:\n%s", n, strings.Count(out, "\nkind: Server\n"), out)
+	}
+	if _, _, err := run(t, "", "synth", rec, "--level", "route", "--max-routes-per-server", "-1"); err == nil || !strings.Contains(err.Error(), "--max-routes-per-server -1") {
+		t.Errorf("a negative cap: %v", err)
+	}
+
+	repo := filepath.Join(dir, "gitops")
+	os.MkdirAll(repo, 0o755)
+	gitIn(t, repo, "init", "-q", "-b", "main")
+	gitIn(t, repo, "commit", "-q", "--allow-empty", "-m", "start")
+	body := filepath.Join(dir, "body.md")
+	if _, stderr, err = run(t, "", "pr", rec, "--repo", repo, "--level", "route", "--max-routes-per-server", "1", "--branch", "capped", "--body-file", body); err != nil {
+		t.Fatalf("pr: %v\n%s", err, stderr)
+	}
+	md, _ := os.ReadFile(body)
+	if !strings.Contains(string(md), "### Merged routes") || !strings.Contains(string(md), "| shop/") {
+		t.Errorf("the PR body does not list the merged routes:\n%s", md)
+	}
+}
