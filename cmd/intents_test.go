@@ -31,17 +31,7 @@ intents:
 // through synth (granted, marked), pr (read from the repository, listed in
 // the body) and diff (which says the grant traffic has shown).
 func TestIntentsRoundTrip(t *testing.T) {
-	if _, err := exec.LookPath("git"); err != nil {
-		t.Skip("git is not installed")
-	}
-	for k, v := range map[string]string{"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com"} {
-		t.Setenv(k, v)
-	}
-	dir := t.TempDir()
-	rec := filepath.Join(dir, "shop.yaml")
-	if err := recording.WriteFile(rec, recorded.Scenario(t, "shop"), nil); err != nil {
-		t.Fatal(err)
-	}
+	dir, rec := shopForGit(t)
 	repo := filepath.Join(dir, "gitops")
 	policyDir := filepath.Join(repo, "linkerd-policy")
 	os.MkdirAll(policyDir, 0o755)
@@ -90,4 +80,23 @@ func TestIntentsRoundTrip(t *testing.T) {
 	if strings.Contains(out, "| sa shop/web -> shop/catalog:8080 | 0 |") {
 		t.Errorf("diff says web's declared access to catalog was not seen, but the recording has it:\n%s", out)
 	}
+}
+
+// shopForGit skips without git, sets a git author and committer, and
+// writes the recorded shop scenario into a new directory: the directory
+// and the recording's path.
+func shopForGit(t *testing.T) (dir, rec string) {
+	t.Helper()
+	if _, err := exec.LookPath("git"); err != nil {
+		t.Skip("git is not installed")
+	}
+	for k, v := range map[string]string{"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com"} {
+		t.Setenv(k, v)
+	}
+	dir = t.TempDir()
+	rec = filepath.Join(dir, "shop.yaml")
+	if err := recording.WriteFile(rec, recorded.Scenario(t, "shop"), nil); err != nil {
+		t.Fatal(err)
+	}
+	return dir, rec
 }

@@ -2,29 +2,15 @@ package cmd
 
 import (
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/cinchmesh/cinch/fixtures/recorded"
-	"github.com/cinchmesh/cinch/observe/recording"
 )
 
 // TestMaxRoutesPerServer: synth and pr cap the route matches per Server
 // and say which routes were merged, on stderr and in the pull request.
 func TestMaxRoutesPerServer(t *testing.T) {
-	if _, err := exec.LookPath("git"); err != nil {
-		t.Skip("git is not installed")
-	}
-	for k, v := range map[string]string{"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com"} {
-		t.Setenv(k, v)
-	}
-	dir := t.TempDir()
-	rec := filepath.Join(dir, "shop.yaml")
-	if err := recording.WriteFile(rec, recorded.Scenario(t, "shop"), nil); err != nil {
-		t.Fatal(err)
-	}
+	dir, rec := shopForGit(t)
 	out, stderr, err := run(t, "", "synth", rec, "--level", "route", "--max-routes-per-server", "1")
 	if err != nil {
 		t.Fatalf("synth: %v\n%s", err, stderr)
