@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"net/netip"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -85,6 +86,7 @@ type builder struct {
 	defaultHTTP *route
 	defaultGRPC *route
 	grantList   []*grantBuild
+	regexps     map[string]*regexp.Regexp
 }
 
 func (b *builder) warn(k policy.Key, format string, args ...any) {
@@ -103,6 +105,7 @@ func newBuilder(set *policy.Set, opts Options) *builder {
 		servers:  map[string]*namespaceServers{},
 		routes:   map[string]*route{},
 		defaults: map[string]*server{},
+		regexps:  map[string]*regexp.Regexp{},
 	}
 	b.localhost = newAuthorization(defaultRef("localhost"), networksOf([]netip.Prefix{
 		netip.MustParsePrefix("127.0.0.1/32"), netip.MustParsePrefix("::1/128")}), authnNone, identities{}, &b.opts)

@@ -146,7 +146,7 @@ func (b *builder) compileHTTPRoute(h *policy.HTTPRoute) (*route, []string, error
 		}
 		var ru rule
 		for j, m := range hr.Matches {
-			cm, err := compileHTTPMatch(m)
+			cm, err := b.compileHTTPMatch(m)
 			if err != nil {
 				return nil, nil, fmt.Errorf("rules[%d].matches[%d]: %w", i, j, err)
 			}
@@ -175,7 +175,7 @@ func checkFilters(filters []json.RawMessage) error {
 	return nil
 }
 
-func compileHTTPMatch(m policy.HTTPRouteMatch) (*requestMatch, error) {
+func (b *builder) compileHTTPMatch(m policy.HTTPRouteMatch) (*requestMatch, error) {
 	cm := &requestMatch{method: m.Method}
 	if m.Path != nil {
 		value := cmp.Or(m.Path.Value, "/")
@@ -193,7 +193,7 @@ func compileHTTPMatch(m policy.HTTPRouteMatch) (*requestMatch, error) {
 			}
 			cm.path = pathMatch{kind: pathExact, value: value}
 		case policy.MatchRegularExpression:
-			re, err := regexp.Compile(value)
+			re, err := b.compileRegexp(value)
 			if err != nil {
 				return nil, fmt.Errorf("path: %w", err)
 			}
@@ -203,16 +203,16 @@ func compileHTTPMatch(m policy.HTTPRouteMatch) (*requestMatch, error) {
 		}
 	}
 	var err error
-	if cm.headers, err = compileValueMatches(m.Headers, true); err != nil {
+	if cm.headers, err = b.compileValueMatches(m.Headers, true); err != nil {
 		return nil, err
 	}
-	if cm.query, err = compileValueMatches(m.QueryParams, false); err != nil {
+	if cm.query, err = b.compileValueMatches(m.QueryParams, false); err != nil {
 		return nil, err
 	}
 	return cm, nil
 }
 
-func compileValueMatches(ms []policy.ValueMatch, header bool) ([]valueMatch, error) {
+func (b *builder) compileValueMatches(ms []policy.ValueMatch, header bool) ([]valueMatch, error) {
 	var out []valueMatch
 	for _, m := range ms {
 		if m.Name == "" {
@@ -225,7 +225,7 @@ func compileValueMatches(ms []policy.ValueMatch, header bool) ([]valueMatch, err
 		switch m.Type {
 		case "", policy.MatchExact:
 		case policy.MatchRegularExpression:
-			re, err := regexp.Compile(m.Value)
+			re, err := b.compileRegexp(m.Value)
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", m.Name, err)
 			}
@@ -262,7 +262,7 @@ func (b *builder) compileGRPCRoute(g *policy.GRPCRoute) (*route, []string, error
 				}
 				cm.service, cm.rpc = mm.Service, mm.Method
 			}
-			if cm.headers, err = compileValueMatches(m.Headers, true); err != nil {
+			if cm.headers, err = b.compileValueMatches(m.Headers, true); err != nil {
 				return nil, parents, fmt.Errorf("rules[%d].matches[%d]: %w", i, j, err)
 			}
 			ru.matches = append(ru.matches, cm)
@@ -270,4 +270,19 @@ func (b *builder) compileGRPCRoute(g *policy.GRPCRoute) (*route, []string, error
 		r.rules = append(r.rules, ru)
 	}
 	return r, parents, nil
+}
+
+// compileRegexp compiles expr once per policy: route-level policy repeats the
+// same few expressions ("/api/orders/[0-9]+") across thousands of routes,
+// and a compiled expression is safe to share.
+func (b *builder) compileRegexp(expr string) (*regexp.Regexp, error) {
+	if re, ok := b.regexps[expr]; ok {
+		return re, nil
+	}
+	re, err := regexp.Compile(expr)
+	if err != nil {
+		return nil, err
+	}
+	b.regexps[expr] = re
+	return re, nil
 }
