@@ -312,15 +312,20 @@ type run struct {
 	keys  map[string][]portKey
 	hits  map[portKey][]Hit
 	edges map[portKey][]*recording.Edge
+	// byPort are every edge of the evidence by server port, meshed or
+	// not, for placing hits.
+	byPort map[portKey][]*recording.Edge
 }
 
 // collect gathers the observed server ports with the Server claiming
 // each, their edges and their hits, evaluated against the policy.
 func (r *run) collect() {
 	r.edges = map[portKey][]*recording.Edge{}
+	r.byPort = map[portKey][]*recording.Edge{}
 	r.hits = map[portKey][]Hit{}
 	for i := range r.in.Evidence.Edges {
 		e := &r.in.Evidence.Edges[i]
+		r.byPort[portKey{e.Server, e.Port}] = append(r.byPort[portKey{e.Server, e.Port}], e)
 		if w := r.workloads[e.Server]; w == nil || !w.Meshed {
 			continue
 		}
@@ -393,8 +398,8 @@ func (r *run) resolved(h *Hit) bool {
 	id := r.identity(h.Client)
 	req := eval.Request{Destination: h.Server, Port: h.Port, ClientIdentity: id, TLS: id != "", Method: "GET", Path: "/"}
 	var paths []recording.Route
-	for _, e := range r.in.Evidence.Edges {
-		if e.Client == h.Client && e.Server == h.Server && e.Port == h.Port {
+	for _, e := range r.byPort[portKey{h.Server, h.Port}] {
+		if e.Client == h.Client {
 			paths = append(paths, e.Routes...)
 		}
 	}
