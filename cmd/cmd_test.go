@@ -143,6 +143,8 @@ func TestUsageErrorsNameTheFlag(t *testing.T) {
 		{[]string{"observe", "--no-such-flag"}, "no-such-flag"},
 		{[]string{"graph", "show"}, "recording"},
 		{[]string{"graph", "show", "x", "-o", "xml"}, "-o"},
+		{[]string{"pr", "x.yaml", "--repo", ".", "--evidence-path", "evidence"}, "--evidence-path"},
+		{[]string{"pr", "x.yaml", "--repo", ".", "--next", "--evidence-path", "../elsewhere"}, "--evidence-path"},
 	} {
 		_, _, err := run(t, "", tc.args...)
 		if ExitCode(err) != ExitUsage || !strings.Contains(err.Error(), tc.want) {

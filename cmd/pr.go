@@ -25,10 +25,11 @@ type prOptions struct {
 	bodyFile      string
 	allowBreaking bool
 	// next: the next step from the evidence (cinch pr --next).
-	next        bool
-	prom        promOptions
-	cleanPeriod time.Duration
-	update      bool
+	next         bool
+	prom         promOptions
+	cleanPeriod  time.Duration
+	update       bool
+	evidencePath string
 }
 
 func newPRCommand(s Streams) *cobra.Command {
@@ -64,6 +65,9 @@ days clean, coverage, the grants, who loses what and how to roll back. See docs/
 			if filepath.IsAbs(o.path) || o.path == "" {
 				return usageErrorf("--path %q: want a directory relative to the repository", o.path)
 			}
+			if o.evidencePath != "" && (!o.next || filepath.IsAbs(o.evidencePath) || !filepath.IsLocal(o.evidencePath)) {
+				return usageErrorf("--evidence-path %q: want a directory relative to the repository, with --next", o.evidencePath)
+			}
 			if next := filepath.Join(o.repo, o.path, intentsFileName); o.synth.intentsFile == "" {
 				if _, err := os.Stat(next); err == nil {
 					o.synth.intentsFile = next
@@ -94,6 +98,9 @@ days clean, coverage, the grants, who loses what and how to roll back. See docs/
 	}
 	o.synth.addFlags(c.Flags())
 	o.synth.addKubeFlags(c.Flags())
+	// With --next the threshold is also status's: the coverage a port
+	// needs before route level, with status's default.
+	c.Flags().Lookup("min-coverage").Usage += fmt.Sprintf("; with --next: the route coverage a server port needs before route level (default %g)", status.DefaultMinCoverage)
 	c.Flags().StringVar(&o.repo, "repo", "", "the GitOps checkout (a git work tree) to write into")
 	c.Flags().StringVar(&o.path, "path", "linkerd-policy", "directory of the policy inside the repository")
 	c.Flags().StringVar(&o.branch, "branch", "", "branch to create (default cinch/<level>-<date>)")
@@ -103,6 +110,7 @@ days clean, coverage, the grants, who loses what and how to roll back. See docs/
 	c.Flags().BoolVar(&o.next, "next", false, "write the next step the evidence allows for each ready namespace, and the grants audit-only requests justify for the blocked (docs/status.md)")
 	o.prom.addFlags(c.Flags())
 	o.cleanPeriod = status.DefaultCleanPeriod
+	c.Flags().StringVar(&o.evidencePath, "evidence-path", "", "with --next and --from-prometheus: directory of the repository where each stepped namespace's share of the metrics recording is written and committed (default <path>-evidence, outside the applied policy)")
 	c.Flags().Var((*daysDuration)(&o.cleanPeriod), "clean-period", "with --next: how long the evidence must cover, and how long ago the last audit-only or denied request must be, before enforcing or default deny")
 	return c
 }
@@ -181,12 +189,17 @@ func (o *prOptions) runNext(c *cobra.Command, s Streams, args []string) error {
 		sources = append(sources, "prometheus:"+o.prom.url)
 	}
 	p, steps, err := gitops.Next(gitops.NextRequest{Repo: o.repo, Path: o.path, Branch: branch, Evidence: ev.Recording, Status: rep,
+		Metrics: ev.Metrics, EvidencePath: o.evidencePath, Recordings: args,
 		Synth: opts, Namespaces: o.synth.namespaces, Sources: sources, AllowBreaking: o.allowBreaking, Update: o.update})
 	if err != nil {
 		return err
 	}
 	for _, st := range steps {
-		fmt.Fprintf(s.Err, "%s: %s\n", st.Namespace, gitops.StepName(st))
+		fmt.Fprintf(s.Err, "%s: %s", st.Namespace, gitops.StepName(st))
+		if st.Evidence != "" {
+			fmt.Fprintf(s.Err, " (evidence from the metrics: %s)", st.Evidence)
+		}
+		fmt.Fprintln(s.Err)
 	}
 	return o.print(s, p)
 }

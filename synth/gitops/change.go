@@ -44,11 +44,14 @@ type Change struct {
 	// Written and Removed are the files written and removed, relative to
 	// the policy directory.
 	Written, Removed []string
+	// Files are the other files written (Request.Files), relative to the
+	// repository.
+	Files []string
 }
 
 // Empty says whether the change changes nothing.
 func (c *Change) Empty() bool {
-	return len(c.Objects) == 0 && len(c.Written) == 0 && len(c.Removed) == 0
+	return len(c.Objects) == 0 && len(c.Written) == 0 && len(c.Removed) == 0 && len(c.Files) == 0
 }
 
 // Count returns how many objects were added, removed and changed.

@@ -19,18 +19,19 @@ func git(repo string, args ...string) (string, error) {
 	return strings.TrimSpace(out.String()), nil
 }
 
-// CheckRepo makes sure repo is a git work tree whose policy path has no
-// uncommitted changes (cinch would mix its change with them).
-func CheckRepo(repo, path string) error {
+// CheckRepo makes sure repo is a git work tree whose paths (the policy's,
+// and its evidence's) have no uncommitted changes (cinch would mix its
+// change with them).
+func CheckRepo(repo string, paths ...string) error {
 	if _, err := git(repo, "rev-parse", "--is-inside-work-tree"); err != nil {
 		return fmt.Errorf("--repo %s is not a git checkout: %w", repo, err)
 	}
-	status, err := git(repo, "status", "--porcelain", "--", path)
+	status, err := git(repo, append([]string{"status", "--porcelain", "--"}, paths...)...)
 	if err != nil {
 		return err
 	}
 	if status != "" {
-		return fmt.Errorf("%s has uncommitted changes in %s; commit or stash them first:\n%s", repo, path, status)
+		return fmt.Errorf("%s has uncommitted changes in %s; commit or stash them first:\n%s", repo, strings.Join(paths, ", "), status)
 	}
 	return nil
 }
@@ -55,28 +56,40 @@ func switchTo(repo, branch string) error {
 	return err
 }
 
-// discard puts path back as the checked-out commit has it.
-func discard(repo, path string) error {
-	if _, err := git(repo, "checkout", "-q", "--", path); err != nil {
-		return err
+// discard puts paths back as the checked-out commit has them.
+func discard(repo string, paths ...string) error {
+	for _, path := range paths {
+		// A path the commit does not hold yet (new evidence) has nothing
+		// to check out, only files to clean.
+		tracked, err := git(repo, "ls-files", "--", path)
+		if err != nil {
+			return err
+		}
+		if tracked != "" {
+			if _, err := git(repo, "checkout", "-q", "--", path); err != nil {
+				return err
+			}
+		}
+		if _, err := git(repo, "clean", "-q", "-f", "-d", "--", path); err != nil {
+			return err
+		}
 	}
-	_, err := git(repo, "clean", "-q", "-f", "-d", "--", path)
-	return err
+	return nil
 }
 
-// Commit commits the working tree's changes under path with message on
+// Commit commits the working tree's changes under paths with message on
 // branch: a new branch from the current HEAD, or, with existing, the
 // branch checked out. It returns the new commit's id.
-func Commit(repo, path, branch, message string, existing bool) (string, error) {
+func Commit(repo string, paths []string, branch, message string, existing bool) (string, error) {
 	if !existing {
 		if _, err := git(repo, "checkout", "-q", "-b", branch); err != nil {
 			return "", err
 		}
 	}
-	if _, err := git(repo, "add", "-A", "--", path); err != nil {
+	if _, err := git(repo, append([]string{"add", "-A", "--"}, paths...)...); err != nil {
 		return "", err
 	}
-	if _, err := git(repo, "commit", "-q", "-m", message, "--", path); err != nil {
+	if _, err := git(repo, append([]string{"commit", "-q", "-m", message, "--"}, paths...)...); err != nil {
 		return "", err
 	}
 	return git(repo, "rev-parse", "HEAD")

@@ -32,6 +32,18 @@ type NextRequest struct {
 	Synth synth.Options
 	// Namespaces limits the steps (all when empty).
 	Namespaces []string
+	// Metrics is the part of Evidence recorded from Prometheus for the
+	// window (status.Evidence.Metrics), nil without: each stepped
+	// namespace's share of it is written under EvidencePath and committed
+	// with its policy, so the grants' evidence is reviewed with them and
+	// synthesizing from it again gives the same policy.
+	Metrics *recording.Recording
+	// EvidencePath is that directory, relative to Repo (default Path
+	// + "-evidence": outside Path, which is applied as it is).
+	EvidencePath string
+	// Recordings are the recording files given, for the description's
+	// commands.
+	Recordings []string
 	// Sources name the evidence in the description ("prometheus:URL").
 	Sources       []string
 	AllowBreaking bool
@@ -48,6 +60,9 @@ type Step struct {
 	// Grants are the audit-only requests the step grants.
 	Grants []status.Hit
 	Status status.Namespace
+	// Evidence is the file, relative to Repo, holding the namespace's
+	// share of the metrics recording; empty without one.
+	Evidence string
 }
 
 // NextError says there is nothing to do, and why.
@@ -136,13 +151,89 @@ func Next(req NextRequest) (*Proposal, []Step, error) {
 		return cmp.Or(cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Workload, b.Workload))
 	})
 	slices.Sort(res.DefaultDeny)
+	files, err := evidenceFiles(&req, steps)
+	if err != nil {
+		return nil, nil, err
+	}
 	d := Describe{Path: req.Path, Subject: "linkerd policy: next steps for " + namespaces(steps)}
 	p, err := Propose(Request{Repo: req.Repo, Path: req.Path, Branch: req.Branch, Recording: req.Evidence, Result: res,
-		Describe: d, AllowBreaking: req.AllowBreaking, Update: req.Update,
+		Describe: d, AllowBreaking: req.AllowBreaking, Update: req.Update, Files: files,
 		Body: func(d Describe, rec *recording.Recording, res *synth.Result, c *Change) (string, error) {
 			return nextBody(d, req, steps, c), nil
 		}})
 	return p, steps, err
+}
+
+// EvidenceName is the file name of a metrics recording of the window w,
+// as pr --next writes it: "metrics-20261031T0000Z-20261121T0000Z.yaml".
+func EvidenceName(w status.Window) string {
+	const stamp = "20060102T1504Z"
+	return "metrics-" + w.Start.UTC().Format(stamp) + "-" + w.End.UTC().Format(stamp) + ".yaml"
+}
+
+// evidenceFiles are the stepped namespaces' shares of the metrics
+// recording, each a recording of its own with the metrics window, by path
+// relative to the repository; it notes each file in its step.
+func evidenceFiles(req *NextRequest, steps []Step) (map[string][]byte, error) {
+	if req.Metrics == nil {
+		return nil, nil
+	}
+	dir := cmp.Or(req.EvidencePath, req.Path+"-evidence")
+	if filepath.IsAbs(dir) || !filepath.IsLocal(dir) {
+		return nil, fmt.Errorf("evidence path %q: want a directory inside the repository", dir)
+	}
+	name := EvidenceName(status.WindowOf(req.Metrics))
+	files := map[string][]byte{}
+	for i := range steps {
+		share := servedIn(req.Metrics, steps[i].Namespace)
+		if len(share.Edges) == 0 {
+			continue
+		}
+		data, err := recording.Encode(share, recording.YAML)
+		if err != nil {
+			return nil, err
+		}
+		steps[i].Evidence = filepath.ToSlash(filepath.Join(dir, steps[i].Namespace, name))
+		files[steps[i].Evidence] = data
+	}
+	return files, nil
+}
+
+// servedIn is the part of rec served in namespace ns: the edges to its
+// workloads, with the workloads and peers they name and rec's windows,
+// each window's request count that of the edges kept.
+func servedIn(rec *recording.Recording, ns string) *recording.Recording {
+	inNS := map[recording.PeerID]bool{}
+	for _, w := range rec.Workloads {
+		if w.Namespace == ns {
+			inNS[w.ID] = true
+		}
+	}
+	out := recording.New()
+	named := map[recording.PeerID]bool{}
+	var requests int64
+	for _, e := range rec.Edges {
+		if inNS[e.Server] {
+			out.Edges = append(out.Edges, e)
+			named[e.Client], named[e.Server] = true, true
+			requests += e.Requests
+		}
+	}
+	for _, w := range rec.Workloads {
+		if named[w.ID] {
+			out.Workloads = append(out.Workloads, w)
+		}
+	}
+	for _, p := range rec.Peers {
+		if named[p.ID] {
+			out.Peers = append(out.Peers, p)
+		}
+	}
+	for _, w := range rec.Windows {
+		w.Requests = requests
+		out.Windows = append(out.Windows, w)
+	}
+	return out
 }
 
 func namespaces(steps []Step) string {
@@ -231,12 +322,25 @@ func nextBody(d Describe, req NextRequest, steps []Step, c *Change) string {
 		}
 		b.WriteString(".\n\n")
 		if len(s.Grants) > 0 {
-			b.WriteString("Grants for requests only audit mode admitted during the window (traffic the recordings missed; recorded from the metrics):\n\n")
+			from := "recorded from the metrics"
+			if s.Evidence != "" {
+				from = fmt.Sprintf("recorded from the metrics in `%s`", s.Evidence)
+			}
+			fmt.Fprintf(&b, "Grants for requests only audit mode admitted during the window (traffic the recordings missed; %s):\n\n", from)
 			b.WriteString("| client | server | port | route | requests | first seen | last seen |\n|---|---|---|---|---|---|---|\n")
 			for _, h := range s.Grants {
 				fmt.Fprintf(&b, "| %s | %s | %d | %s | %d | %s | %s |\n", h.Client, h.Server, h.Port, markdownCell(cmp.Or(h.Route, "?")), h.Requests, when(h.First), when(h.Last))
 			}
 			b.WriteString("\nThe namespace stays at its stage: once this is merged and applied, `cinch status` shows it ready when the clean period has passed since the last of these requests.\n\n")
+		}
+		if s.Evidence != "" {
+			recs := append(slices.Clone(req.Recordings), s.Evidence)
+			fmt.Fprintf(&b, "Evidence from the metrics: `%s`, the edges to %s's workloads that Prometheus counted during the window. The same policy again: `cinch synth %s --level %s --mode %s -n %s",
+				s.Evidence, s.Namespace, strings.Join(recs, " "), s.To.Level, s.To.Mode, s.Namespace)
+			if s.To.DefaultDeny {
+				b.WriteString(" --default-deny")
+			}
+			fmt.Fprintf(&b, " -o %s`.\n\n", d.Path)
 		}
 		fmt.Fprintf(&b, "Who loses what: %s\n\n", tightens(s, c))
 		fmt.Fprintf(&b, "Roll back: `git revert` this change and apply; or regenerate the namespace at its previous stage: `cinch synth RECORDING... --level %s --mode %s -n %s -o %s`", s.From.Level, s.From.Mode, s.Namespace, d.Path)

@@ -1,6 +1,7 @@
 package gitops
 
 import (
+	"bytes"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -67,9 +68,14 @@ func TestNext(t *testing.T) {
 	}
 
 	// The missed client: in the evidence (from the metrics) and as a hit.
+	// The metrics also counted books' traffic, and quiet's.
 	batch := recording.IdentityPeer("batch.shop.serviceaccount.identity.linkerd.cluster.local")
-	evidence := recording.Merge(recording.DefaultLimits, rec, &recording.Recording{Edges: []recording.Edge{edge(batch, "shop/web")},
-		Peers: []recording.Peer{{ID: batch, Kind: recording.PeerIdentity}}})
+	metrics := &recording.Recording{APIVersion: recording.APIVersion, Kind: recording.Kind,
+		Windows:   []recording.Window{{Source: "prometheus:http://prom", Start: &start, End: &end, Requests: 40}},
+		Workloads: rec.Workloads,
+		Edges:     []recording.Edge{edge(batch, "shop/web"), edge("books/reader", "books/api"), edge("shop/client", "quiet/db"), edge("books/reader", "quiet/db")},
+		Peers:     []recording.Peer{{ID: batch, Kind: recording.PeerIdentity}}}
+	evidence := recording.Merge(recording.DefaultLimits, rec, metrics)
 	first, last := start.Add(time.Hour), start.Add(72*time.Hour)
 	// quiet/db saw a request only audit admitted yesterday from a client
 	// its policy grants: nothing to grant, but the clean period restarts.
@@ -86,7 +92,7 @@ func TestNext(t *testing.T) {
 		t.Fatal(err)
 	}
 	p, steps, err := Next(NextRequest{Repo: repo, Path: "policy", Branch: "next", Evidence: evidence, Status: rep, Synth: opts,
-		Sources: []string{"prometheus:http://prom"}})
+		Metrics: metrics, Recordings: []string{"tap.yaml"}, Sources: []string{"tap.yaml", "prometheus:http://prom"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,6 +120,65 @@ func TestNext(t *testing.T) {
 		if !strings.Contains(p.Body, want) {
 			t.Errorf("body lacks %q:\n%s", want, p.Body)
 		}
+	}
+
+	// Each stepped namespace's share of the metrics is a recording of its
+	// own next to the policy, with the metrics window; quiet was not
+	// stepped and has none.
+	const name = "metrics-20261031T0000Z-20261121T0000Z.yaml"
+	if files := git1(t, repo, "ls-tree", "-r", "--name-only", "next", "--", "policy-evidence"); files != "policy-evidence/books/"+name+"\npolicy-evidence/shop/"+name {
+		t.Errorf("evidence files on next:\n%s", files)
+	}
+	shopEvidence, err := recording.Decode([]byte(git1(t, repo, "show", "next:policy-evidence/shop/"+name)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(shopEvidence.Windows) != 1 || shopEvidence.Windows[0].Source != "prometheus:http://prom" || !shopEvidence.Windows[0].Start.Equal(start) ||
+		!shopEvidence.Windows[0].End.Equal(end) || shopEvidence.Windows[0].Requests != 10 {
+		t.Errorf("shop's evidence windows: %+v", shopEvidence.Windows)
+	}
+	if len(shopEvidence.Edges) != 1 || shopEvidence.Edges[0].Key() != (recording.Key{Client: batch, Server: "shop/web", Port: 8080}) ||
+		len(shopEvidence.Peers) != 1 || len(shopEvidence.Workloads) != 1 || shopEvidence.Workloads[0].ID != "shop/web" {
+		t.Errorf("shop's evidence holds more or less than batch's calls to shop/web: %+v", shopEvidence)
+	}
+	for _, want := range []string{"recorded from the metrics in `policy-evidence/shop/" + name + "`",
+		"`cinch synth tap.yaml policy-evidence/shop/" + name + " --level serviceaccount --mode audit -n shop -o policy`"} {
+		if !strings.Contains(p.Body, want) {
+			t.Errorf("body lacks %q:\n%s", want, p.Body)
+		}
+	}
+	// Synthesizing shop again from the recording and its evidence file
+	// gives what was committed.
+	again := opts
+	again.Namespaces = []string{"shop"}
+	web2 := func(rec *recording.Recording) string {
+		t.Helper()
+		res, err := synth.Synthesize(rec, again)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, u := range res.Units {
+			if u.Namespace == "shop" && u.Workload == "web" {
+				var buf bytes.Buffer
+				if err := policy.Encode(&buf, &u.Set); err != nil {
+					t.Fatal(err)
+				}
+				return strings.TrimSpace(buf.String())
+			}
+		}
+		t.Fatal("no policy for shop/web")
+		return ""
+	}
+	if got := web2(recording.Merge(recording.DefaultLimits, rec, shopEvidence)); got != web {
+		t.Errorf("shop/web from the recording and its evidence file:\n%s\ncommitted:\n%s", got, web)
+	}
+	if web2(rec) == web {
+		t.Error("shop/web from the recording alone is what was committed: the evidence file shows nothing")
+	}
+	// The same run again on its branch: nothing to commit.
+	if p2, _, err := Next(NextRequest{Repo: repo, Path: "policy", Branch: "next", Evidence: evidence, Status: rep, Synth: opts,
+		Metrics: metrics}); err != nil || p2.Commit != "" {
+		t.Errorf("re-run on next: %v, %+v", err, p2)
 	}
 
 	// Nothing ready and nothing to grant: an error that says why.

@@ -1,9 +1,13 @@
 package gitops
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"maps"
+	"os"
 	"path/filepath"
+	"slices"
 
 	"github.com/cinchmesh/cinch/observe/recording"
 	"github.com/cinchmesh/cinch/synth"
@@ -27,6 +31,9 @@ type Request struct {
 	Update bool
 	// Body writes the description; nil: Body.
 	Body func(d Describe, rec *recording.Recording, res *synth.Result, c *Change) (string, error)
+	// Files are written and committed with the policy, by path relative
+	// to Repo, outside Path (pr --next's evidence).
+	Files map[string][]byte
 }
 
 // Proposal is the pull request made.
@@ -64,7 +71,13 @@ func (e *ExistingBranchError) Error() string {
 // change is committed on it with Update, else refused with an
 // *ExistingBranchError, the checkout left as it was.
 func Propose(req Request) (*Proposal, error) {
-	if err := CheckRepo(req.Repo, req.Path); err != nil {
+	paths := []string{req.Path}
+	for _, name := range slices.Sorted(maps.Keys(req.Files)) {
+		if !slices.Contains(paths, filepath.Dir(name)) {
+			paths = append(paths, filepath.Dir(name))
+		}
+	}
+	if err := CheckRepo(req.Repo, paths...); err != nil {
 		return nil, err
 	}
 	p := &Proposal{Branch: req.Branch, Existing: branchExists(req.Repo, req.Branch), Subject: fmt.Sprintf("Linkerd policy: %s level", req.Describe.Level)}
@@ -82,9 +95,12 @@ func Propose(req Request) (*Proposal, error) {
 		}
 	}
 	change, err := Apply(filepath.Join(req.Repo, req.Path), req.Recording, req.Result, req.AllowBreaking)
+	if err == nil {
+		change.Files, err = writeFiles(req.Repo, req.Files)
+	}
 	if err == nil && p.Existing && !change.Empty() && !req.Update {
 		err = &ExistingBranchError{Branch: req.Branch, Change: change}
-		if derr := discard(req.Repo, req.Path); derr != nil {
+		if derr := discard(req.Repo, paths...); derr != nil {
 			err = errors.Join(err, derr)
 		}
 	}
@@ -102,7 +118,7 @@ func Propose(req Request) (*Proposal, error) {
 	if change.Empty() {
 		return p, nil
 	}
-	if p.Commit, err = Commit(req.Repo, req.Path, req.Branch, Message(req.Describe, req.Recording, change), p.Existing); err != nil {
+	if p.Commit, err = Commit(req.Repo, paths, req.Branch, Message(req.Describe, req.Recording, change), p.Existing); err != nil {
 		return nil, err
 	}
 	body := req.Body
@@ -113,4 +129,24 @@ func Propose(req Request) (*Proposal, error) {
 		return nil, err
 	}
 	return p, nil
+}
+
+// writeFiles writes the files whose content differs from what is on disk
+// and returns their names, sorted.
+func writeFiles(repo string, files map[string][]byte) ([]string, error) {
+	var written []string
+	for _, name := range slices.Sorted(maps.Keys(files)) {
+		path := filepath.Join(repo, filepath.FromSlash(name))
+		if old, err := os.ReadFile(path); err == nil && bytes.Equal(old, files[name]) {
+			continue
+		}
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			return written, err
+		}
+		if err := recording.WriteAtomic(path, files[name]); err != nil {
+			return written, fmt.Errorf("write %s: %w", path, err)
+		}
+		written = append(written, name)
+	}
+	return written, nil
 }

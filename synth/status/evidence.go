@@ -158,8 +158,11 @@ type Sources struct {
 // Evidence is what Collect gathered.
 type Evidence struct {
 	Recording *recording.Recording
-	Hits      []Hit
-	Window    Window
+	// Metrics is the part of Recording recorded from Prometheus for the
+	// window, nil without it: evidence no file given holds.
+	Metrics *recording.Recording
+	Hits    []Hit
+	Window  Window
 	// Queries counts the Prometheus queries made.
 	Queries int
 }
@@ -185,6 +188,7 @@ func Collect(ctx context.Context, src Sources) (*Evidence, error) {
 		ev.Queries = stats.Queries + hstats.Queries
 		ev.Window = Span(ev.Window, WindowOf(mrec))
 		ev.Recording = recording.Merge(src.Limits, rec, mrec)
+		ev.Metrics = mrec
 		fromMetrics = FromMetrics(hits)
 	}
 	ev.Hits = MergeHits(FromRecording(rec), fromMetrics)
