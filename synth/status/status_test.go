@@ -243,3 +243,52 @@ func TestRuleCustom(t *testing.T) {
 	}
 	check(t, got["shop"], "namespace/audit", true)
 }
+
+// The last audit-only or denied request restarts the clean period, even
+// once granted: enforcing waits --clean-period after it.
+func TestRuleRecent(t *testing.T) {
+	hit := Hit{Kind: HitAudit, Client: "shop/client", Server: "shop/web", Port: 8080, Requests: 5, First: ptr(day(6)), Last: ptr(day(5))}
+	got := evaluate(t, input(t, synth.LevelServiceAccount, synth.ModeAudit, hit), Options{})
+	check(t, got["shop"], "serviceaccount/audit", false, RuleRecent)
+	check(t, got["books"], "serviceaccount/audit", true)
+	if m := got["shop"].Blockers[0].Message; !strings.Contains(m, "5.0d ago") || !strings.Contains(m, "wait until "+day(-2).Format(time.RFC3339)) {
+		t.Errorf("message %q", m)
+	}
+	if d := got["shop"].DaysClean; d != 5 {
+		t.Errorf("days clean %v, want 5", d)
+	}
+	check(t, evaluate(t, input(t, synth.LevelServiceAccount, synth.ModeAudit, hit), Options{CleanPeriod: 4 * 24 * time.Hour})["shop"],
+		"serviceaccount/audit", true)
+	// A denial under enforce restarts it for default deny too.
+	denied := Hit{Kind: HitDenied, Client: "shop/client", Server: "shop/web", Port: 8080, Requests: 1, First: ptr(day(1)), Last: ptr(day(1))}
+	in := input(t, synth.LevelRoute, synth.ModeEnforce, denied)
+	check(t, evaluate(t, in, Options{})["shop"], "route/enforce", false, RuleDenied, RuleRecent)
+}
+
+// Evidence without times cannot show a clean period.
+func TestRuleWindowWithoutTimes(t *testing.T) {
+	in := input(t, synth.LevelNamespace, synth.ModeAudit)
+	in.Window = Window{}
+	got := evaluate(t, in, Options{})
+	check(t, got["shop"], "namespace/audit", false, RuleWindow)
+	if m := got["shop"].Blockers[0].Message; !strings.Contains(m, "does not say when it was recorded") {
+		t.Errorf("message %q", m)
+	}
+}
+
+// A port that carried only connections (TCP, from the metrics) has no
+// routes to cover: going to route level does not wait on it.
+func TestRuleCoverageExemptsTCP(t *testing.T) {
+	rec := evidence()
+	for i := range rec.Edges {
+		if rec.Edges[i].Server == "books/api" {
+			rec.Edges[i].Protocol = recording.ProtocolTCP
+		}
+	}
+	in := Input{Policy: policyAt(t, rec, synth.LevelServiceAccount, synth.ModeEnforce), Evidence: rec, Window: Window{Start: day(21), End: end}}
+	got := evaluate(t, in, Options{})
+	check(t, got["books"], "serviceaccount/enforce", true)
+	if got["books"].Next.Stage.String() != "route/audit" || got["books"].Coverage != nil {
+		t.Errorf("books: next %+v, coverage %v", got["books"].Next, got["books"].Coverage)
+	}
+}
