@@ -219,16 +219,8 @@ func servedIn(rec *recording.Recording, ns string) *recording.Recording {
 			requests += e.Requests
 		}
 	}
-	for _, w := range rec.Workloads {
-		if named[w.ID] {
-			out.Workloads = append(out.Workloads, w)
-		}
-	}
-	for _, p := range rec.Peers {
-		if named[p.ID] {
-			out.Peers = append(out.Peers, p)
-		}
-	}
+	out.Workloads = slices.DeleteFunc(slices.Clone(rec.Workloads), func(w recording.Workload) bool { return !named[w.ID] })
+	out.Peers = slices.DeleteFunc(slices.Clone(rec.Peers), func(p recording.Peer) bool { return !named[p.ID] })
 	for _, w := range rec.Windows {
 		w.Requests = requests
 		out.Windows = append(out.Windows, w)
