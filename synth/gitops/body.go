@@ -42,6 +42,9 @@ func Message(d Describe, rec *recording.Recording, c *Change) string {
 	for _, o := range c.Objects {
 		fmt.Fprintf(&b, "\n%s %s", o.Change, o.Key)
 	}
+	for _, f := range c.Files {
+		fmt.Fprintf(&b, "\nevidence %s", f)
+	}
 	b.WriteByte('\n')
 	return b.String()
 }
@@ -142,6 +145,13 @@ func writeChanges(b *bytes.Buffer, c *Change) {
 		b.WriteString("### Changed objects\n\n")
 		for _, o := range c.Objects {
 			fmt.Fprintf(b, "- %s `%s`\n", o.Change, o.Key)
+		}
+		b.WriteString("\n")
+	}
+	if len(c.Files) > 0 {
+		b.WriteString("### Evidence files\n\n")
+		for _, f := range c.Files {
+			fmt.Fprintf(b, "- `%s`\n", f)
 		}
 		b.WriteString("\n")
 	}

@@ -2,6 +2,7 @@ package gitops
 
 import (
 	"bytes"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -175,10 +176,27 @@ func TestNext(t *testing.T) {
 	if web2(rec) == web {
 		t.Error("shop/web from the recording alone is what was committed: the evidence file shows nothing")
 	}
+	if msg := git1(t, repo, "log", "-1", "--format=%B", "next"); !strings.Contains(msg, "evidence policy-evidence/shop/"+name) ||
+		!strings.Contains(p.Body, "### Evidence files\n\n- `policy-evidence/books/"+name+"`\n- `policy-evidence/shop/"+name+"`") {
+		t.Errorf("the commit message or the body does not list the evidence files:\n%s\n%s", msg, p.Body)
+	}
 	// The same run again on its branch: nothing to commit.
 	if p2, _, err := Next(NextRequest{Repo: repo, Path: "policy", Branch: "next", Evidence: evidence, Status: rep, Synth: opts,
 		Metrics: metrics}); err != nil || p2.Commit != "" {
 		t.Errorf("re-run on next: %v, %+v", err, p2)
+	}
+	// A later window on the same branch is other evidence: refused
+	// without --update, the checkout left as it was.
+	later := *metrics
+	laterEnd := end.Add(24 * time.Hour)
+	later.Windows = []recording.Window{{Source: "prometheus:http://prom", Start: &start, End: &laterEnd}}
+	_, _, err = Next(NextRequest{Repo: repo, Path: "policy", Branch: "next", Evidence: evidence, Status: rep, Synth: opts, Metrics: &later})
+	var existing *ExistingBranchError
+	if !errors.As(err, &existing) || !strings.Contains(err.Error(), "write policy-evidence/books/metrics-20261031T0000Z-20261122T0000Z.yaml") {
+		t.Errorf("a later window on next: %v", err)
+	}
+	if st := git1(t, repo, "status", "--porcelain"); st != "" {
+		t.Errorf("the refused run left the checkout changed:\n%s", st)
 	}
 
 	// Nothing ready and nothing to grant: an error that says why.

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	"github.com/cinchmesh/cinch/observe/recording"
 	"github.com/cinchmesh/cinch/synth"
@@ -59,7 +60,11 @@ type ExistingBranchError struct {
 
 func (e *ExistingBranchError) Error() string {
 	added, removed, changed := e.Change.Count()
-	return fmt.Sprintf("branch %s exists and holds other policy (this run would add %d, change %d and remove %d objects on it): --update commits the change on it, --branch NAME makes a new branch", e.Branch, added, changed, removed)
+	files := ""
+	if len(e.Change.Files) > 0 {
+		files = fmt.Sprintf(" and write %s", strings.Join(e.Change.Files, ", "))
+	}
+	return fmt.Sprintf("branch %s exists and holds other policy (this run would add %d, change %d and remove %d objects on it%s): --update commits the change on it, --branch NAME makes a new branch", e.Branch, added, changed, removed, files)
 }
 
 // Propose checks the checkout, writes the result into the policy
