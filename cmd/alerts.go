@@ -31,7 +31,6 @@ type alertsOptions struct {
 func (o *alertsOptions) addFlags(fs *pflag.FlagSet) {
 	d := alerts.Defaults
 	fs.StringArrayVar(&o.policies, "policy", nil, "policy manifests in force: a file, a directory (its *.yaml, *.yml and *.json, recursively); repeatable")
-	fs.BoolVar(&o.fromCluster, "cluster", false, "read the policy objects and namespaces from the cluster (the kubeconfig flags select it)")
 	fs.StringVarP(&o.output, "output", "o", "prometheusrule", "output format: prometheusrule (monitoring.coreos.com/v1, for the Prometheus operator) or rules (a plain Prometheus rule file)")
 	fs.StringVar(&o.name, "name", "cinch-linkerd-authorization", "the PrometheusRule's name")
 	fs.StringVar(&o.ruleNamespace, "rule-namespace", "", "the PrometheusRule's namespace (default: the one kubectl apply uses)")
@@ -54,7 +53,7 @@ func (o *alertsOptions) addFlags(fs *pflag.FlagSet) {
 func newAlertsCommand(s Streams) *cobra.Command {
 	o := &alertsOptions{}
 	c := &cobra.Command{
-		Use:   "alerts (--policy PATH... | --cluster) [-o prometheusrule|rules] [--tests FILE]",
+		Use:   "alerts (--policy PATH... | --from-cluster) [-o prometheusrule|rules] [--tests FILE]",
 		Short: "Write Prometheus alerts for denials under enforce, audit-only requests and proxies no longer scraped",
 		Long: `Write the alerting rules for the policy in force, from Linkerd's proxy metrics:
 
@@ -71,19 +70,20 @@ stage: denials in a namespace whose enforce step is younger than --fresh page, o
 warn. Output is a PrometheusRule (-o prometheusrule, the default) or a plain rule file
 (-o rules); --tests writes promtool unit tests for the rules. See docs/alerts.md.`,
 		Example: `  cinch alerts --policy policy/ --rule-label release=prometheus | kubectl apply -n monitoring -f -
-  cinch alerts --cluster -o rules --tests alerts/cinch-alerts.test.yaml > alerts/cinch-alerts.yaml
+  cinch alerts --from-cluster -o rules --tests alerts/cinch-alerts.test.yaml > alerts/cinch-alerts.yaml
   promtool test rules alerts/cinch-alerts.test.yaml`,
 		RunE: func(c *cobra.Command, _ []string) error { return o.run(c.Context(), s) },
 	}
 	o.addFlags(c.Flags())
-	o.kube.addFlagsBesideCluster(c.Flags(), "")
+	o.kube.addFlags(c.Flags(), "")
+	o.kube.addFromClusterFlag(c, s, &o.fromCluster, "read the policy objects and namespaces from the cluster")
 	return c
 }
 
 func (o *alertsOptions) run(ctx context.Context, s Streams) error {
 	switch {
 	case o.fromCluster == (len(o.policies) > 0):
-		return usageErrorf("give the policy in force: --policy PATH or --cluster (one of them)")
+		return usageErrorf("give the policy in force: --policy PATH or --from-cluster (one of them)")
 	case o.output != "prometheusrule" && o.output != "rules":
 		return usageErrorf("-o %q: want prometheusrule or rules", o.output)
 	case o.opts.Window <= 0 || o.opts.For < 0 || o.opts.AuditFor < 0 || o.opts.ScrapeFor < 0 || o.opts.Fresh < 0:

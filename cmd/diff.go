@@ -11,7 +11,6 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
-	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/cinchmesh/cinch/observe/cluster"
 	"github.com/cinchmesh/cinch/observe/recording"
@@ -39,14 +38,13 @@ type diffOptions struct {
 
 func (o *diffOptions) addFlags(fs *pflag.FlagSet) {
 	fs.StringArrayVar(&o.policies, "policy", nil, "policy manifests to compare with: a file, a directory (its *.yaml, *.yml and *.json, recursively) or - for stdin; repeatable")
-	fs.BoolVar(&o.fromCluster, "cluster", false, "read the policy objects and the cluster objects of the recording's namespaces from the cluster (the kubeconfig flags select it)")
 	fs.StringVar(&o.clusterFile, "cluster-file", "", "cluster objects as YAML (kubectl get -o yaml output) to evaluate against instead of the workloads the recording describes")
 	fs.StringVarP(&o.output, "output", "o", "table", "output format: "+strings.Join(diffFormats(), ", "))
 	fs.StringVar(&o.defaultPolicy, "default-inbound-policy", policy.AllUnauthenticated, "the cluster's default inbound policy (the proxy.defaultInboundPolicy chart value): all-unauthenticated, all-authenticated, cluster-authenticated, cluster-unauthenticated, deny or audit")
 	fs.StringSliceVar(&o.clusterNetworks, "cluster-networks", nil, "the cluster's pod networks (the clusterNetworks chart value; default 10.0.0.0/8,100.64.0.0/10,172.16.0.0/12,192.168.0.0/16,fd00::/8)")
 	fs.StringVar(&o.trustDomain, "trust-domain", "", "mesh trust domain (default: read from the recording's identities, else cluster.local)")
 	fs.StringVar(&o.controlPlaneNS, "control-plane-namespace", "", "Linkerd's namespace, part of mesh identities (default: read from the recording's identities, else linkerd)")
-	fs.BoolVar(&o.liveCheck, "live-check", false, "compare the evaluator's decisions with the live decision labels in the recording; meaningful when the policy given was live while recording (default: on with --cluster)")
+	fs.BoolVar(&o.liveCheck, "live-check", false, "compare the evaluator's decisions with the live decision labels in the recording; meaningful when the policy given was live while recording (default: on with --from-cluster)")
 	fs.BoolVar(&o.allowAudit, "allow-audit", false, "exit 0 when observed traffic is admitted only by audit mode (by default that exits 1: it is denied once enforced); for checking an audit-mode rollout")
 	fs.BoolVar(&o.failOnAudit, "fail-on-audit", false, "")
 	_ = fs.MarkDeprecated("fail-on-audit", "traffic only audit mode admits exits 1 by default now; --allow-audit gives the old default")
@@ -65,7 +63,7 @@ func diffFormats() []string {
 func newDiffCommand(s Streams) *cobra.Command {
 	o := &diffOptions{}
 	c := &cobra.Command{
-		Use:   "diff RECORDING... (--policy PATH... | --cluster) [-o table|json|markdown]",
+		Use:   "diff RECORDING... (--policy PATH... | --from-cluster) [-o table|json|markdown]",
 		Short: "Compare observed traffic with a policy: what it would deny, what it allows that nobody uses",
 		Long: `Evaluate every observed request of the recordings (merged when several) against a policy,
 the way Linkerd's proxies decide, and report:
@@ -80,14 +78,14 @@ the way Linkerd's proxies decide, and report:
   live decisions    with --live-check, the evaluator's decisions against the decision labels
                     the live proxies gave the recorded requests
 
-The policy comes from manifests (--policy) or from the cluster (--cluster). The workloads it
+The policy comes from manifests (--policy) or from the cluster (--from-cluster). The workloads it
 applies to (labels, ports, probes, default-inbound-policy annotations) come from the
 recording, or from --cluster-file or the cluster. Exit code 1 when observed traffic would be
 denied, now or once enforced (traffic only audit mode admits; --allow-audit accepts that), so
 CI can gate on it. See docs/diff.md.`,
 		Example: `  cinch diff week.yaml --policy policy/
   cinch synth week.yaml --level route | cinch diff week.yaml --policy - -o markdown
-  cinch diff week.yaml --cluster --context prod -o json
+  cinch diff week.yaml --from-cluster --context prod -o json
   cinch diff week.yaml --policy policy/ --cluster-file cluster.yaml --default-inbound-policy deny`,
 		RunE: func(c *cobra.Command, args []string) error {
 			opts, print, err := o.validate(c, args)
@@ -98,30 +96,14 @@ CI can gate on it. See docs/diff.md.`,
 		},
 	}
 	o.addFlags(c.Flags())
-	o.addKubeFlags(c.Flags())
+	o.addKubeFlags(c, s)
 	return c
 }
 
-// addKubeFlags binds kubectl's kubeconfig flags except --cluster (the
-// kubeconfig cluster to use; --context selects one too), which is diff's
-// own.
-func (o *diffOptions) addKubeFlags(fs *pflag.FlagSet) {
-	o.kube.addFlagsBesideCluster(fs, "only servers in this namespace (default: every namespace of the recording)")
-}
-
-// addFlagsBesideCluster binds the kubeconfig flags of a command whose
-// --cluster is its own (read the policy from the cluster); -n is bound
-// with namespaceHelp, or not at all when it is empty.
-func (k *kubeOptions) addFlagsBesideCluster(fs *pflag.FlagSet, namespaceHelp string) {
-	fs.StringVar(&k.kubeconfig, "kubeconfig", "", "path to the kubeconfig file (default: $KUBECONFIG or ~/.kube/config)")
-	flags := clientcmd.RecommendedConfigOverrideFlags("")
-	flags.ContextOverrideFlags.ClusterName.LongName = ""
-	flags.ContextOverrideFlags.Namespace.Description = namespaceHelp
-	if namespaceHelp == "" {
-		flags.ContextOverrideFlags.Namespace.LongName = ""
-		flags.ContextOverrideFlags.Namespace.ShortName = ""
-	}
-	clientcmd.BindOverrideFlags(&k.overrides, fs, flags)
+// addKubeFlags binds the kubeconfig flags, -n and --from-cluster.
+func (o *diffOptions) addKubeFlags(c *cobra.Command, s Streams) {
+	o.kube.addFlags(c.Flags(), "only servers in these namespaces (default: every namespace of the recording)")
+	o.kube.addFromClusterFlag(c, s, &o.fromCluster, "read the policy objects and the cluster objects of the recording's namespaces from the cluster")
 }
 
 func (o *diffOptions) validate(c *cobra.Command, args []string) (diff.Options, func(io.Writer, *diff.Report) error, error) {
@@ -132,9 +114,9 @@ func (o *diffOptions) validate(c *cobra.Command, args []string) (diff.Options, f
 	}
 	switch {
 	case o.fromCluster == (len(o.policies) > 0):
-		return opts, nil, usageErrorf("give the policy to compare with: --policy PATH or --cluster (one of them)")
+		return opts, nil, usageErrorf("give the policy to compare with: --policy PATH or --from-cluster (one of them)")
 	case o.fromCluster && o.clusterFile != "":
-		return opts, nil, usageErrorf("--cluster reads the cluster objects itself: drop --cluster-file")
+		return opts, nil, usageErrorf("--from-cluster reads the cluster objects itself: drop --cluster-file")
 	case slices.Contains(args, "-") && slices.Contains(o.policies, "-"):
 		return opts, nil, usageErrorf("--policy - and a recording - cannot both read stdin")
 	}
@@ -146,9 +128,7 @@ func (o *diffOptions) validate(c *cobra.Command, args []string) (diff.Options, f
 	if !c.Flags().Changed("live-check") {
 		opts.LiveCheck = o.fromCluster
 	}
-	if ns := o.kube.overrides.Context.Namespace; ns != "" {
-		opts.Namespaces = []string{ns}
-	}
+	opts.Namespaces = o.kube.namespaces
 	if o.intentsFile != "" {
 		f, err := intents.ReadFile(o.intentsFile)
 		if err != nil {

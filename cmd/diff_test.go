@@ -95,9 +95,9 @@ func TestDiffUsageErrors(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"diff", rec}, "--policy PATH or --cluster"},
-		{[]string{"diff", rec, "--policy", p, "--cluster"}, "--policy PATH or --cluster"},
-		{[]string{"diff", rec, "--cluster", "--cluster-file", p}, "--cluster-file"},
+		{[]string{"diff", rec}, "--policy PATH or --from-cluster"},
+		{[]string{"diff", rec, "--policy", p, "--from-cluster"}, "--policy PATH or --from-cluster"},
+		{[]string{"diff", rec, "--from-cluster", "--cluster-file", p}, "--cluster-file"},
 		{[]string{"diff", "--policy", p}, "recording"},
 		{[]string{"diff", rec, "--policy", p, "-o", "yaml"}, "-o"},
 		{[]string{"diff", rec, "--policy", p, "--default-inbound-policy", "open"}, "--default-inbound-policy"},

@@ -43,7 +43,6 @@ type explainOptions struct {
 
 func (o *explainOptions) addFlags(fs *pflag.FlagSet) {
 	fs.StringArrayVar(&o.policies, "policy", nil, "policy manifests in force: a file, a directory (its *.yaml, *.yml and *.json, recursively) or - for stdin; repeatable")
-	fs.BoolVar(&o.fromCluster, "cluster", false, "read the policy objects and cluster objects of the server's and client's namespaces from the cluster (the kubeconfig flags select it)")
 	fs.StringVar(&o.clusterFile, "cluster-file", "", "cluster objects as YAML (kubectl get -o yaml output): the server's labels, ports, probes and default-policy annotation, the client's service account")
 	fs.StringVar(&o.from, "from", "", "the client: a workload (namespace/name), a mesh identity (name.namespace.serviceaccount.identity.linkerd.cluster.local) or an IP address")
 	fs.StringVar(&o.sourceIP, "source-ip", "", "the address the client calls from, when --from names a workload or identity (default: not known, taken to be a pod of the cluster)")
@@ -63,7 +62,7 @@ func (o *explainOptions) addFlags(fs *pflag.FlagSet) {
 func newExplainCommand(s Streams) *cobra.Command {
 	o := &explainOptions{}
 	c := &cobra.Command{
-		Use:   "explain (--policy PATH... | --cluster) --from CLIENT --to NAMESPACE/WORKLOAD:PORT [--method M --path P | --route KIND/NAME]",
+		Use:   "explain (--policy PATH... | --from-cluster) --from CLIENT --to NAMESPACE/WORKLOAD:PORT [--method M --path P | --route KIND/NAME]",
 		Short: "Explain how Linkerd decides one request: server, route, authorizations, verdict, and the grant that would allow it",
 		Long: `Evaluate one request against a policy the way Linkerd's proxy does and print every step in
 the proxy's own vocabulary (the srv_*, route_* and authz_* labels of its metrics):
@@ -81,7 +80,7 @@ the proxy's own vocabulary (the srv_*, route_* and authz_* labels of its metrics
                     the policy in force, as YAML ready to apply
 
 The workloads (labels, ports, probes, default-policy annotations, service accounts) come from
---cluster-file, the cluster (--cluster) or the recordings given as arguments.
+--cluster-file, the cluster (--from-cluster) or the recordings given as arguments.
 
 With --denied, every request the recordings (or a window of the proxies' metrics in
 Prometheus, --from-prometheus URL --window D) show as denied by the policy in force, or that
@@ -91,18 +90,19 @@ audit mode (--allow-audit accepts that), as cinch diff.
 See docs/explain.md.`,
 		Example: `  cinch explain --policy policy/ --cluster-file cluster.yaml \
       --from emojivoto/web --to emojivoto/voting:8080 --method POST --path /emojivoto.v1.VotingService/VoteDoughnut
-  cinch explain --cluster --from 192.0.2.10 --to booksapp/authors:7001 --path /authors.json
-  cinch explain --cluster --from web.shop.serviceaccount.identity.linkerd.cluster.local \
+  cinch explain --from-cluster --from 192.0.2.10 --to booksapp/authors:7001 --path /authors.json
+  cinch explain --from-cluster --from web.shop.serviceaccount.identity.linkerd.cluster.local \
       --to shop/api:8080 --route HTTPRoute.gateway.networking.k8s.io/api-books
   cinch explain --denied week.yaml --policy policy/ -o text
-  cinch explain --denied --from-prometheus http://prometheus:9090 --window 1d --cluster`,
+  cinch explain --denied --from-prometheus http://prometheus:9090 --window 1d --from-cluster`,
 		RunE: func(c *cobra.Command, args []string) error {
 			return o.run(c, s, args)
 		},
 	}
 	o.addFlags(c.Flags())
 	o.prom.addFlags(c.Flags())
-	o.kube.addFlagsBesideCluster(c.Flags(), "")
+	o.kube.addFlags(c.Flags(), "")
+	o.kube.addFromClusterFlag(c, s, &o.fromCluster, "read the policy objects and cluster objects of the server's and client's namespaces from the cluster")
 	return c
 }
 
@@ -117,9 +117,9 @@ func (o *explainOptions) run(c *cobra.Command, s Streams, args []string) error {
 	}
 	switch {
 	case o.fromCluster == (len(o.policies) > 0):
-		return usageErrorf("give the policy in force: --policy PATH or --cluster (one of them)")
+		return usageErrorf("give the policy in force: --policy PATH or --from-cluster (one of them)")
 	case o.fromCluster && o.clusterFile != "":
-		return usageErrorf("--cluster reads the cluster objects itself: drop --cluster-file")
+		return usageErrorf("--from-cluster reads the cluster objects itself: drop --cluster-file")
 	case o.denied:
 		return o.runDenied(c.Context(), s, args, evalOpts)
 	case o.from == "" || o.to == "":

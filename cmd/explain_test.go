@@ -33,7 +33,7 @@ func TestExplainExitCodes(t *testing.T) {
 		{"an authorization admits it", []string{"--policy", p("allowed.yaml")}, ExitOK, "=> yes authorizationpolicy.policy.linkerd.io/server-client"},
 		{"--denied explains the recording's denials", []string{"--policy", p("server.yaml"), "--denied"}, ExitFindings, "10 requests are denied (1 groups)"},
 		{"--denied with nothing denied", []string{"--policy", p("allowed.yaml"), "--denied"}, ExitOK, "no denied or audit-only requests"},
-		{"no policy", nil, ExitUsage, "--policy PATH or --cluster"},
+		{"no policy", nil, ExitUsage, "--policy PATH or --from-cluster"},
 		{"bad client", []string{"--policy", p("empty.yaml"), "--from", "nobody"}, ExitUsage, "--from: client \"nobody\""},
 		{"--route with --path", []string{"--policy", p("empty.yaml"), "--route", "HTTPRoute/x"}, ExitUsage, "drop --method and --path"},
 		{"bad output", []string{"--policy", p("empty.yaml"), "-o", "xml"}, ExitUsage, "-o \"xml\""},

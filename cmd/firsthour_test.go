@@ -191,8 +191,8 @@ func TestActionableErrors(t *testing.T) {
 		{"unknown field in a YAML recording", []string{"synth", "unknown.yaml"}, ExitFailure, []string{"unknown.yaml: line 6: unknown field \"surprise\""}},
 		{"unknown field in a JSON recording", []string{"graph", "show", "unknown.json"}, ExitFailure, []string{"unknown.json: line 6: unknown field \"surprise\""}},
 		{"truncated gzip", []string{"observe", "--from-file", "truncated.json.gz", "--cluster-file", demoFile("shop.cluster.yaml")}, ExitFailure, []string{"truncated.json.gz", "gzip: the file is truncated"}},
-		{"missing kubeconfig", []string{"diff", rec, "--cluster", "--kubeconfig", "nowhere.kubeconfig", "--context", "prod"}, ExitFailure, []string{"kubeconfig nowhere.kubeconfig (context \"prod\") does not exist"}},
-		{"no kubeconfig at all", []string{"diff", rec, "--cluster"}, ExitFailure, []string{"no kubeconfig: tried ", "cinch-test-no-kubeconfig (from $KUBECONFIG)"}},
+		{"missing kubeconfig", []string{"diff", rec, "--from-cluster", "--kubeconfig", "nowhere.kubeconfig", "--context", "prod"}, ExitFailure, []string{"kubeconfig nowhere.kubeconfig (context \"prod\") does not exist"}},
+		{"no kubeconfig at all", []string{"diff", rec, "--from-cluster"}, ExitFailure, []string{"no kubeconfig: tried ", "cinch-test-no-kubeconfig (from $KUBECONFIG)"}},
 		{"-o in a directory that does not exist", []string{"graph", "merge", "unknown.yaml", "-o", "no/such/dir/x.yaml"}, ExitFailure, []string{"-o: no/such/dir/x.yaml: directory no/such/dir does not exist"}},
 		{"-o naming a directory", []string{"graph", "merge", "unknown.yaml", "-o", "."}, ExitFailure, []string{"-o: . is a directory"}},
 	} {

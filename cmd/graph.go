@@ -97,17 +97,17 @@ merge(merge(a, b), c). When a per-edge limit is exceeded, the routes and source 
 with the most requests are kept and the rest counted as overflow.`,
 		Example: `  cinch graph merge monday.yaml tuesday.yaml -o week.yaml`,
 		RunE: func(_ *cobra.Command, args []string) error {
-			if err := recording.CheckWritable(output); err != nil {
-				return fmt.Errorf("-o: %w", err)
+			if err := checkRecordingOutput(output); err != nil {
+				return err
 			}
 			rec, err := readRecordings(s, args, limits)
 			if err != nil {
 				return err
 			}
-			return recording.WriteFile(output, rec, s.Out)
+			return writeRecording(output, rec, s.Out)
 		},
 	}
-	c.Flags().StringVarP(&output, "output", "o", "-", "recording to write (.json for JSON, YAML otherwise; - for stdout)")
+	c.Flags().StringVarP(&output, "output", "o", "-", "the recording: a file (.json for JSON, YAML otherwise), or yaml or json (- is yaml) for stdout")
 	c.Flags().IntVar(&limits.MaxPathsPerEdge, "max-paths-per-edge", limits.MaxPathsPerEdge, "routes (path templates) kept per edge; raw paths with ids fold into templates first")
 	c.Flags().IntVar(&limits.MaxSourceIPsPerEdge, "max-source-ips-per-edge", limits.MaxSourceIPsPerEdge, "distinct unauthenticated client addresses kept per edge")
 	return c

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
@@ -20,16 +21,55 @@ import (
 	"github.com/cinchmesh/cinch/observe/cluster"
 )
 
-// kubeOptions are kubectl's kubeconfig flags (--kubeconfig, --context, -n,
-// --as, ...), from client-go's clientcmd, so they behave as in kubectl.
+// kubeOptions are kubectl's kubeconfig flags (--kubeconfig, --context,
+// --cluster, --user, --as, ...), from client-go's clientcmd, so they behave
+// as in kubectl, and -n.
 type kubeOptions struct {
 	kubeconfig string
 	overrides  clientcmd.ConfigOverrides
+	// namespaces are -n's: one or more, the same form in every verb.
+	namespaces []string
 }
 
-func (k *kubeOptions) addFlags(fs *pflag.FlagSet) {
+// addFlags binds the kubeconfig flags and, when namespaceHelp is not
+// empty, -n/--namespace: one or more namespaces (-n a -n b, or -n a,b) in
+// every verb that has it, with what they select in namespaceHelp.
+func (k *kubeOptions) addFlags(fs *pflag.FlagSet, namespaceHelp string) {
 	fs.StringVar(&k.kubeconfig, "kubeconfig", "", "path to the kubeconfig file (default: $KUBECONFIG or ~/.kube/config)")
-	clientcmd.BindOverrideFlags(&k.overrides, fs, clientcmd.RecommendedConfigOverrideFlags(""))
+	flags := clientcmd.RecommendedConfigOverrideFlags("")
+	flags.ContextOverrideFlags.Namespace.LongName = ""
+	flags.ContextOverrideFlags.Namespace.ShortName = ""
+	clientcmd.BindOverrideFlags(&k.overrides, fs, flags)
+	if namespaceHelp != "" {
+		fs.StringSliceVarP(&k.namespaces, "namespace", "n", nil, namespaceHelp+"; repeatable or comma-separated")
+	}
+}
+
+// bareCluster is the value of --cluster given without one. --cluster names
+// the kubeconfig cluster, as in kubectl; before, diff, explain, status,
+// report and alerts took a bare --cluster for --from-cluster.
+const bareCluster = "(from-cluster)"
+
+// addFromClusterFlag binds --from-cluster (read from the cluster what the
+// verb otherwise reads from files, help says what) and keeps a bare
+// --cluster working for it, with a deprecation notice on stderr.
+func (k *kubeOptions) addFromClusterFlag(c *cobra.Command, s Streams, from *bool, help string) {
+	c.Flags().BoolVar(from, "from-cluster", false, help+" (the kubeconfig flags select it)")
+	cl := c.Flags().Lookup("cluster")
+	cl.NoOptDefVal = bareCluster
+	cl.Usage += "; --cluster alone is deprecated for --from-cluster"
+	pre := c.PreRunE
+	c.PreRunE = func(c *cobra.Command, args []string) error {
+		if k.overrides.Context.Cluster == bareCluster {
+			k.overrides.Context.Cluster = ""
+			*from = true
+			fmt.Fprintln(s.Err, "warning: --cluster alone is deprecated: use --from-cluster (--cluster=NAME names the kubeconfig cluster to use, as in kubectl)")
+		}
+		if pre != nil {
+			return pre(c, args)
+		}
+		return nil
+	}
 }
 
 // kubeClients are the connections to the API server the flags select.
@@ -57,6 +97,9 @@ type loaded struct {
 func (k *kubeOptions) load() (*loaded, error) {
 	rules := clientcmd.NewDefaultClientConfigLoadingRules()
 	rules.ExplicitPath = k.kubeconfig
+	if len(k.namespaces) == 1 {
+		k.overrides.Context.Namespace = k.namespaces[0]
+	}
 	cc := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &k.overrides)
 	raw, rawErr := cc.RawConfig()
 	context := k.overrides.CurrentContext

@@ -50,7 +50,7 @@ func (o *observeOptions) addFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.format, "format", "", "force the input format (raw, json, text) instead of detecting it")
 	fs.StringArrayVar(&o.clusterFiles, "cluster-file", nil, "cluster objects as YAML (kubectl get -o yaml output or manifests) to name addresses and enrich workloads (default: read from the kube context when it answers); repeatable, merged")
 	fs.StringVar(&o.trustDomain, "trust-domain", recording.DefaultTrustDomain, "mesh trust domain, for identities derived from --cluster-file")
-	fs.StringVarP(&o.output, "output", "o", "-", "recording to write (.json for JSON, YAML otherwise; - for stdout); written atomically")
+	fs.StringVarP(&o.output, "output", "o", "-", "the recording: a file (.json for JSON, YAML otherwise; written atomically), or yaml or json (- is yaml) for stdout")
 	fs.BoolVar(&o.keepGoing, "keep-going", false, "on bad input, keep what was recorded up to the error, note it in the window and go on with the next file (the exit code is still 3)")
 	fs.StringVar(&o.start, "window-start", "", "when the saved output was taken (RFC 3339), recorded as the window's start")
 	fs.StringVar(&o.end, "window-end", "", "when the saved output ended (RFC 3339)")
@@ -106,8 +106,8 @@ it with tap recordings ('cinch graph merge') for routes. See docs/metrics.md.
 			if o.redact && o.keepQuery {
 				return usageErrorf("--redact writes route templates, which have no query strings: drop --keep-query")
 			}
-			if err := recording.CheckWritable(o.output); err != nil {
-				return fmt.Errorf("-o: %w (checked before recording)", err)
+			if err := checkRecordingOutput(o.output); err != nil {
+				return fmt.Errorf("%w (checked before recording)", err)
 			}
 			if o.prom.url != "" {
 				return o.runProm(c, s, args)
@@ -122,9 +122,11 @@ it with tap recordings ('cinch graph merge') for routes. See docs/metrics.md.
 			return o.run(c, s, opts)
 		},
 	}
+	c.ValidArgsFunction = completeTapTargets
 	o.addFlags(c.Flags())
 	o.prom.addFlags(c.Flags())
-	o.kube.addFlags(c.Flags())
+	o.kube.addFlags(c.Flags(), "live: the namespace of the targets (default: the kube context's); metrics: the namespaces to record")
+	_ = c.RegisterFlagCompletionFunc("to", completeTapTargets)
 	return c
 }
 
@@ -201,7 +203,7 @@ func (o *observeOptions) appendBase() (*recording.Recording, error) {
 	if !o.appendTo {
 		return nil, nil
 	}
-	if o.output == "-" {
+	if _, ok := recordingToStdout(o.output); ok {
 		return nil, usageErrorf("--append needs -o FILE: the recording to add the window to")
 	}
 	rec, err := recording.ReadFile(o.output, nil)
@@ -222,7 +224,7 @@ func (o *observeOptions) write(s Streams, base, rec *recording.Recording) error 
 	if o.redact {
 		synth.Redact(rec, routes.DefaultOptions())
 	}
-	return recording.WriteFile(o.output, rec, s.Out)
+	return writeRecording(o.output, rec, s.Out)
 }
 
 func parseTime(flag, v string) (*time.Time, error) {
@@ -257,12 +259,12 @@ func (o *observeOptions) run(c *cobra.Command, s Streams, opts replay.Options) e
 	var stopped *replay.InterruptedError
 	if errors.As(err, &stopped) {
 		where := o.output
-		if where == "-" {
+		if _, ok := recordingToStdout(where); ok {
 			where = "the recording written"
 		}
 		return &InterruptedError{Err: fmt.Errorf("%w: %s holds what was read, its window marked interrupted", err, where)}
 	}
-	if err != nil && o.output != "-" {
+	if _, ok := recordingToStdout(o.output); err != nil && !ok {
 		return fmt.Errorf("%w (what was read before each error is in %s)", err, o.output)
 	}
 	return err

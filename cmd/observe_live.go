@@ -58,6 +58,9 @@ func (o *observeOptions) validateLive(args []string) (live.Session, error) {
 	if o.duration <= 0 {
 		return session, usageErrorf("--duration must be positive")
 	}
+	if len(o.kube.namespaces) > 1 {
+		return session, usageErrorf("-n %s: live targets are in one namespace, as in linkerd viz tap (ns/NAME targets a whole namespace; -A taps every namespace)", strings.Join(o.kube.namespaces, ","))
+	}
 	if o.maxRPS < 0 {
 		return session, usageErrorf("--max-rps must not be negative")
 	}

@@ -97,9 +97,8 @@ func (o *observeOptions) runProm(c *cobra.Command, s Streams, args []string) err
 	if len(args) > 0 || len(o.fromFiles) > 0 {
 		return usageErrorf("give either --from-prometheus, tap targets or --from-file")
 	}
-	ns := o.kube.overrides.Context.Namespace
-	if (ns == "") == !o.allNamespaces {
-		return usageErrorf("--from-prometheus needs -n NAMESPACE or -A (every namespace), not both")
+	if (len(o.kube.namespaces) == 0) == !o.allNamespaces {
+		return usageErrorf("--from-prometheus needs -n NAMESPACE or -A (every namespace), not both; -n takes one or more")
 	}
 	if p.window <= 0 {
 		return usageErrorf("--window must be positive")
@@ -108,9 +107,7 @@ func (o *observeOptions) runProm(c *cobra.Command, s Streams, args []string) err
 		return usageErrorf("--series-limit must be at least 1")
 	}
 	opts := prom.Options{Window: p.window, SeriesLimit: p.seriesLimit, End: time.Now()}
-	if ns != "" {
-		opts.Namespaces = []string{ns}
-	}
+	opts.Namespaces = o.kube.namespaces
 	end, err := parseTime("--end", p.end)
 	if err != nil {
 		return err

@@ -170,9 +170,7 @@ func (o *prOptions) runNext(c *cobra.Command, s Streams, args []string) error {
 		return usageErrorf("--next reads the cluster objects from one --cluster-file")
 	}
 	st.diff.output = "table"
-	if len(o.synth.namespaces) == 1 {
-		st.diff.kube.overrides.Context.Namespace = o.synth.namespaces[0]
-	}
+	st.diff.kube = o.synth.kube
 	if _, err := st.validate(args); err != nil {
 		return err
 	}
@@ -190,7 +188,7 @@ func (o *prOptions) runNext(c *cobra.Command, s Streams, args []string) error {
 	}
 	p, steps, err := gitops.Next(gitops.NextRequest{Repo: o.repo, Path: o.path, Branch: branch, Evidence: ev.Recording, Status: rep,
 		Metrics: ev.Metrics, EvidencePath: o.evidencePath, Recordings: args,
-		Synth: opts, Namespaces: o.synth.namespaces, Sources: sources, AllowBreaking: o.allowBreaking, Update: o.update})
+		Synth: opts, Namespaces: o.synth.kube.namespaces, Sources: sources, AllowBreaking: o.allowBreaking, Update: o.update})
 	if err != nil {
 		return err
 	}

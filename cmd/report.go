@@ -3,6 +3,7 @@ package cmd
 import (
 	"bytes"
 	"fmt"
+	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -36,23 +37,23 @@ func newReportCommand(s Streams) *cobra.Command {
 	var output string
 	var allowAudit bool
 	c := &cobra.Command{
-		Use:   "report RECORDING... [--level ...] [--policy PATH | --cluster] -o report.html",
+		Use:   "report RECORDING... [--level ...] [--policy PATH | --from-cluster] -o report.html",
 		Short: "Write a self-contained HTML page: the observed graph, who may call what, coverage and rollout",
 		Long: `Synthesize policy from recordings (as cinch synth does) and write the review a pull
 request would carry as one HTML page: the observed service graph drawn as SVG with edges
 marked admitted or denied, who may call each server and on which routes, how complete the
 recording likely is (coverage), warnings, and the rollout steps. With --policy or
---cluster it reviews that policy instead: edges it would deny are drawn red. The page loads
+--from-cluster it reviews that policy instead: edges it would deny are drawn red. The page loads
 nothing from the network and runs no scripts.`,
 		Example: `  cinch report week.yaml --level route -o report.html
   cinch report week.yaml --policy gitops/linkerd-policy -o review.html
-  cinch report week.yaml --cluster --context prod -o live.html`,
+  cinch report week.yaml --from-cluster --context prod -o live.html`,
 		RunE: func(c *cobra.Command, args []string) error {
 			if src.fromCluster && len(src.policies) > 0 {
-				return usageErrorf("give --policy PATH or --cluster, not both")
+				return usageErrorf("give --policy PATH or --from-cluster, not both")
 			}
-			if err := recording.CheckWritable(output); err != nil {
-				return fmt.Errorf("-o: %w", err)
+			if err := checkReportOutput(output); err != nil {
+				return err
 			}
 			rec, res, opts, err := o.synthesize(c.Context(), s, args)
 			if err != nil {
@@ -66,7 +67,8 @@ nothing from the network and runs no scripts.`,
 				// the synthesis still gives coverage and warnings.
 				var set *policy.Set
 				if src.fromCluster {
-					set, _, err = src.readCluster(c.Context(), rec, nil)
+					src.kube = o.kube
+					set, _, err = src.readCluster(c.Context(), rec, o.kube.namespaces)
 				} else {
 					set, err = src.readPolicy(s)
 				}
@@ -86,7 +88,7 @@ nothing from the network and runs no scripts.`,
 			if err := gitops.Report(&page, d, rec, res, nil, marks); err != nil {
 				return err
 			}
-			if output == "-" {
+			if output == "-" || output == "html" {
 				if _, err := s.Out.Write(page.Bytes()); err != nil {
 					return err
 				}
@@ -106,12 +108,27 @@ nothing from the network and runs no scripts.`,
 		},
 	}
 	o.addFlags(c.Flags())
-	o.kube = &src.kube
-	c.Flags().StringVarP(&output, "output", "o", "-", "the HTML file to write (- for stdout)")
+	o.addKubeFlags(c.Flags())
+	c.Flags().StringVarP(&output, "output", "o", "-", "the page: a file ending in .html (or .htm), or html (or -) for stdout")
 	c.Flags().StringArrayVar(&src.policies, "policy", nil, "review these policy manifests (files or directories; repeatable) instead of the synthesized policy")
-	c.Flags().BoolVar(&src.fromCluster, "cluster", false, "review the policy in the cluster (the kubeconfig flags select it) instead of the synthesized policy")
-	c.Flags().BoolVar(&allowAudit, "allow-audit", false, "with --policy or --cluster: exit 0 when observed traffic is admitted only by audit mode (by default that exits 1, as in cinch diff)")
-	c.Flags().StringVar(&src.kube.kubeconfig, "kubeconfig", "", "path to the kubeconfig file (default: $KUBECONFIG or ~/.kube/config)")
-	c.Flags().StringVar(&src.kube.overrides.CurrentContext, "context", "", "the kubeconfig context to use")
+	c.Flags().BoolVar(&allowAudit, "allow-audit", false, "with --policy or --from-cluster: exit 0 when observed traffic is admitted only by audit mode (by default that exits 1, as in cinch diff)")
+	o.kube.addFromClusterFlag(c, s, &src.fromCluster, "review the policy in the cluster instead of the synthesized policy")
 	return c
+}
+
+// checkReportOutput fails for a report -o that is neither stdout nor an
+// HTML file that can be written, so -o json or -o review.md does not write
+// HTML under a name that says otherwise.
+func checkReportOutput(output string) error {
+	ext := strings.ToLower(filepath.Ext(output))
+	switch {
+	case output == "-" || output == "html":
+		return nil
+	case ext != ".html" && ext != ".htm":
+		return usageErrorf("-o %s: report writes one HTML page: -o FILE.html, or -o html (or -) for stdout", output)
+	}
+	if err := recording.CheckWritable(output); err != nil {
+		return fmt.Errorf("-o: %w", err)
+	}
+	return nil
 }

@@ -41,7 +41,7 @@ spec: {podSelector: {matchLabels: {app: web}}, port: 8080, accessPolicy: deny}
 	if !strings.Contains(string(html), "under review") || strings.Count(string(html), `class="edge denied"`) != 1 || !strings.Contains(string(html), "ip:203.0.113.7 -&gt; shop/web:8080") {
 		t.Errorf("the review does not draw the external client's calls to web as denied")
 	}
-	if _, _, err := run(t, "", "report", rec, "--policy", lockdown, "--cluster"); ExitCode(err) != ExitUsage {
-		t.Errorf("--policy with --cluster: err = %v, want a usage error", err)
+	if _, _, err := run(t, "", "report", rec, "--policy", lockdown, "--from-cluster"); ExitCode(err) != ExitUsage {
+		t.Errorf("--policy with --from-cluster: err = %v, want a usage error", err)
 	}
 }

@@ -73,6 +73,7 @@ Start by recording saved tap output with the cluster objects that name its workl
 		newGraphCommand(s),
 		newDocsCommand(),
 	)
+	registerCompletions(root)
 	if name := useName(argv0); name != "cinch" {
 		root.Annotations = map[string]string{cobra.CommandDisplayNameAnnotation: name}
 		renameExamples(root, name)

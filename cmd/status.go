@@ -33,7 +33,6 @@ type statusOptions struct {
 func (o *statusOptions) addFlags(fs *pflag.FlagSet) {
 	d := &o.diff
 	fs.StringArrayVar(&d.policies, "policy", nil, "the policy in force: a GitOps checkout's directory or manifests (its Namespace documents say where default deny is on); repeatable")
-	fs.BoolVar(&d.fromCluster, "cluster", false, "read the policy in force and the cluster objects from the cluster (the kubeconfig flags select it)")
 	fs.StringVar(&d.clusterFile, "cluster-file", "", "cluster objects as YAML (kubectl get -o yaml output): workload labels, creation times, namespaces' default inbound policy")
 	fs.StringVarP(&d.output, "output", "o", "table", "output format: "+strings.Join(statusFormats(), ", "))
 	fs.StringVar(&d.trustDomain, "trust-domain", "", "mesh trust domain (default: read from the identities, else cluster.local)")
@@ -60,9 +59,9 @@ func statusFormats() []string {
 func newStatusCommand(s Streams) *cobra.Command {
 	o := &statusOptions{}
 	c := &cobra.Command{
-		Use:   "status [RECORDING...] (--policy DIR | --cluster) [--from-prometheus URL --window D] [-n NS]",
+		Use:   "status [RECORDING...] (--policy DIR | --from-cluster) [--from-prometheus URL --window D] [-n NS]",
 		Short: "Where each namespace stands on the way to least privilege, what blocks the next step, and the command that makes it",
-		Long: `Read the policy in force (--policy, a GitOps checkout, or --cluster) and the evidence
+		Long: `Read the policy in force (--policy, a GitOps checkout, or --from-cluster) and the evidence
 (recordings and/or the proxies' authorization counters in Prometheus over --window), and say
 for each namespace, and each server port in it:
 
@@ -82,7 +81,7 @@ for each namespace, and each server port in it:
 cinch pr --next writes the next step for the ready namespaces, and the grants the audit-only
 requests justify for the others. See docs/status.md.`,
 		Example: `  cinch status --policy ~/src/gitops/linkerd-policy --from-prometheus http://prometheus:9090 --window 21d
-  cinch status week.yaml --cluster -n shop -o markdown
+  cinch status week.yaml --from-cluster -n shop -o markdown
   cinch status tap.yaml --policy policy/ --cluster-file cluster.yaml -o json`,
 		RunE: func(c *cobra.Command, args []string) error {
 			print, err := o.validate(args)
@@ -97,7 +96,8 @@ requests justify for the others. See docs/status.md.`,
 		},
 	}
 	o.addFlags(c.Flags())
-	o.diff.addKubeFlags(c.Flags())
+	o.diff.kube.addFlags(c.Flags(), "only servers in these namespaces (default: every namespace of the recording)")
+	o.diff.kube.addFromClusterFlag(c, s, &o.diff.fromCluster, "read the policy in force and the cluster objects from the cluster")
 	return c
 }
 
@@ -109,9 +109,9 @@ func (o *statusOptions) validate(args []string) (func(io.Writer, *status.Report)
 	}
 	switch {
 	case d.fromCluster == (len(d.policies) > 0):
-		return nil, usageErrorf("give the policy in force: --policy DIR or --cluster (one of them)")
+		return nil, usageErrorf("give the policy in force: --policy DIR or --from-cluster (one of them)")
 	case d.fromCluster && d.clusterFile != "":
-		return nil, usageErrorf("--cluster reads the cluster objects itself: drop --cluster-file")
+		return nil, usageErrorf("--from-cluster reads the cluster objects itself: drop --cluster-file")
 	case len(args) == 0 && o.prom.url == "":
 		return nil, usageErrorf("give the evidence: recordings, --from-prometheus URL, or both")
 	case o.cleanPeriod <= 0:
@@ -146,9 +146,7 @@ func (o *statusOptions) sources(s Streams, args []string) (status.Sources, error
 	}
 	src.Prometheus = client
 	src.Metrics = prom.Options{Window: o.prom.window, SeriesLimit: o.prom.seriesLimit, End: time.Now()}
-	if ns := o.diff.kube.overrides.Context.Namespace; ns != "" {
-		src.Metrics.Namespaces = []string{ns}
-	}
+	src.Metrics.Namespaces = o.diff.kube.namespaces
 	end, err := parseTime("--end", o.prom.end)
 	if err != nil {
 		return src, err
@@ -169,10 +167,7 @@ func (o *statusOptions) run(ctx context.Context, s Streams, args []string) (*sta
 		return nil, nil, err
 	}
 	in := status.Input{Evidence: ev.Recording, Hits: ev.Hits, Window: ev.Window, TrustDomain: o.diff.trustDomain}
-	var only []string
-	if ns := o.diff.kube.overrides.Context.Namespace; ns != "" {
-		only = []string{ns}
-	}
+	only := o.diff.kube.namespaces
 	if o.diff.fromCluster {
 		in.Policy, in.Objects, err = o.readCluster(ctx, ev.Recording, only)
 	} else {

@@ -10,7 +10,6 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
-	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/cinchmesh/cinch/observe/cluster"
 	"github.com/cinchmesh/cinch/observe/recording"
@@ -29,7 +28,6 @@ type synthOptions struct {
 	widenIPv4       int
 	widenIPv6       int
 	probeNetworks   []string
-	namespaces      []string
 	clusterDomain   string
 	grantDenied     bool
 	minCoverage     float64
@@ -42,8 +40,9 @@ type synthOptions struct {
 	clusterFiles    []string
 	trustDomain     string
 	// kube selects the kube context cluster objects are read from when
-	// the recording lacks them and no --cluster-file is given.
-	kube *kubeOptions
+	// the recording lacks them and no --cluster-file is given; its -n
+	// selects the servers.
+	kube kubeOptions
 }
 
 func (o *synthOptions) addFlags(fs *pflag.FlagSet) {
@@ -55,7 +54,6 @@ func (o *synthOptions) addFlags(fs *pflag.FlagSet) {
 	fs.IntVar(&o.widenIPv4, "widen-ipv4", 0, "widen unmeshed clients' IPv4 addresses to networks of this prefix length (0: single addresses)")
 	fs.IntVar(&o.widenIPv6, "widen-ipv6", 0, "widen unmeshed clients' IPv6 addresses to networks of this prefix length (0: single addresses)")
 	fs.StringSliceVar(&o.probeNetworks, "probe-networks", nil, "route level: networks kubelet probes come from (your node CIDRs); default: the node addresses in the recording")
-	fs.StringSliceVarP(&o.namespaces, "namespace", "n", nil, "only servers in these namespaces (default: all in the recording)")
 	fs.StringVar(&o.clusterDomain, "cluster-domain", "cluster.local", "cluster domain, for ServiceProfile names")
 	fs.IntVar(&o.maxRoutes, "max-routes-per-server", 0, "route level: at most this many route matches per Server (0: no cap); above it, routes are merged, those admitting the fewest new requests first, and the merges listed (docs/synth.md#capping-routes)")
 	fs.Float64Var(&o.minCoverage, "min-coverage", 0, "route level: keep server ports whose estimated coverage (1 - share of requests on routes seen once) is below this at service-account level (0: never)")
@@ -71,20 +69,16 @@ func (o *synthOptions) addFlags(fs *pflag.FlagSet) {
 	fs.IntVar(&o.routes.HexMinLength, "route-hex-min-length", d.HexMinLength, "route level: the shortest run of hex digits taken for an id")
 }
 
-// addKubeFlags binds kubectl's kubeconfig flags except -n, which is
-// synth's own (the namespaces of the servers to write policy for).
+// addKubeFlags binds the kubeconfig flags and -n, the namespaces of the
+// servers to write policy for.
 func (o *synthOptions) addKubeFlags(fs *pflag.FlagSet) {
-	o.kube = &kubeOptions{}
-	fs.StringVar(&o.kube.kubeconfig, "kubeconfig", "", "path to the kubeconfig file (default: $KUBECONFIG or ~/.kube/config)")
-	flags := clientcmd.RecommendedConfigOverrideFlags("")
-	flags.ContextOverrideFlags.Namespace.LongName = ""
-	clientcmd.BindOverrideFlags(&o.kube.overrides, fs, flags)
+	o.kube.addFlags(fs, "only servers in these namespaces (default: all in the recording)")
 }
 
 func newSynthCommand(s Streams) *cobra.Command {
 	o := &synthOptions{}
 	c := &cobra.Command{
-		Use:   "synth RECORDING... [--level namespace|serviceaccount|route] [-o DIR]",
+		Use:   "synth RECORDING... [--level namespace|serviceaccount|route] [-o yaml|FILE.yaml|DIR]",
 		Short: "Turn recordings into Linkerd authorization policy",
 		Long: `Turn what was observed into Linkerd policy that admits it, and as little else as the
 level allows. Recordings named together are merged first.
@@ -101,9 +95,14 @@ checked against Linkerd's admission rules and evaluated against the recording be
 is written: every observed request is admitted. Start with --mode audit (the default),
 watch the audit logs, then --mode enforce, then --default-deny. See docs/synth.md.`,
 		Example: `  cinch synth booksapp.yaml | kubectl apply -f -
+  cinch synth booksapp.yaml --level serviceaccount -o booksapp-policy.yaml
   cinch synth booksapp.yaml --level serviceaccount --mode enforce -o policy/
   cinch synth monday.yaml tuesday.yaml --level route --service-profiles -o policy/`,
 		RunE: func(c *cobra.Command, args []string) error {
+			kind, err := synthOutput(o.output)
+			if err != nil {
+				return err
+			}
 			_, res, _, err := o.synthesize(c.Context(), s, args)
 			if err != nil {
 				return err
@@ -118,8 +117,15 @@ watch the audit logs, then --mode enforce, then --default-deny. See docs/synth.m
 			if len(res.DefaultDeny) > 0 {
 				fmt.Fprintf(s.Err, "note: default deny applies to pods started after the annotation: restart the workloads of %s (kubectl rollout restart) once the policy is in place\n", strings.Join(res.DefaultDeny, ", "))
 			}
-			if o.output == "-" {
+			switch kind {
+			case toStdout:
 				return synth.WriteStream(s.Out, res)
+			case toFile:
+				if err := writePolicyFile(o.output, res); err != nil {
+					return err
+				}
+				fmt.Fprintf(s.Err, "%s: written\n", o.output)
+				return nil
 			}
 			written, removed, err := synth.WriteDir(o.output, res)
 			if err != nil {
@@ -131,7 +137,7 @@ watch the audit logs, then --mode enforce, then --default-deny. See docs/synth.m
 	}
 	o.addFlags(c.Flags())
 	o.addKubeFlags(c.Flags())
-	c.Flags().StringVarP(&o.output, "output", "o", "-", "where to write: - for one YAML stream on stdout, or a directory (one folder per namespace, one file per workload, a kustomization.yaml)")
+	c.Flags().StringVarP(&o.output, "output", "o", "-", "where to write: yaml (or -) for one YAML stream on stdout, FILE.yaml (or .yml) for that stream in one file, or a directory (one folder per namespace, one file per workload, a kustomization.yaml)")
 	return c
 }
 
@@ -232,11 +238,7 @@ func (o *synthOptions) complete(ctx context.Context, s Streams, rec *recording.R
 	for _, w := range missing {
 		namespaces = append(namespaces, w.Namespace)
 	}
-	kube := o.kube
-	if kube == nil {
-		kube = &kubeOptions{}
-	}
-	objs, context, err := kube.contextObjects(ctx, namespaces)
+	objs, context, err := o.kube.contextObjects(ctx, namespaces)
 	if err != nil {
 		return rec, err, nil
 	}
@@ -269,7 +271,7 @@ func (o *synthOptions) validate() (synth.Options, error) {
 		ServiceProfiles:    o.serviceProfiles,
 		RouteAPI:           synth.RouteAPI(o.routeAPI),
 		NetworkPrefix:      synth.PrefixLengths{IPv4: o.widenIPv4, IPv6: o.widenIPv6},
-		Namespaces:         o.namespaces,
+		Namespaces:         o.kube.namespaces,
 		ClusterDomain:      o.clusterDomain,
 		GrantDenied:        o.grantDenied,
 		MinCoverage:        o.minCoverage,

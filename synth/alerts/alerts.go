@@ -282,7 +282,7 @@ func deniedRule(kind alertKind, namespaces []string, severity string, fresh bool
 		step = "The namespace's enforce step is fresh (younger than " + duration(opts.Fresh) + "): this is likely traffic the recording missed, and it is failing now."
 	}
 	client := "{{ $labels.client_id }}"
-	explainCmd := "cinch explain --cluster --from " + client + " --to " + workload + ":{{ $labels.target_port }}"
+	explainCmd := "cinch explain --from-cluster --from " + client + " --to " + workload + ":{{ $labels.target_port }}"
 	var summary, desc string
 	switch kind {
 	case kindHTTPDenied:
@@ -315,7 +315,7 @@ func auditRule(kind alertKind, namespaces []string, opts Options) Rule {
 	}
 	expr := fmt.Sprintf(`sum by (%s) (increase(%s{%s,authz_kind="default",authz_name="audit"}[%s])) > %g`,
 		strings.Join(groupBy(kind), ", "), metric, namespaceMatcher(namespaces), duration(opts.Window), opts.Threshold)
-	explainCmd := "cinch explain --cluster --from {{ $labels.client_id }} --to " + workload + ":{{ $labels.target_port }}"
+	explainCmd := "cinch explain --from-cluster --from {{ $labels.client_id }} --to " + workload + ":{{ $labels.target_port }}"
 	if kind == kindAudit {
 		explainCmd += " --route {{ $labels.route_kind }}.{{ $labels.route_group }}/{{ $labels.route_name }}"
 	}
@@ -339,6 +339,6 @@ func scrapeRule(namespaces []string, severity string, opts Options) Rule {
 			"description": "The scrape of the proxy admin port of pod {{ $labels.pod }} (" + workload + ", job " + opts.ProxyJob + ") has failed for " +
 				duration(opts.ScrapeFor) + " in a namespace under default deny: the admin port needs a Server and an authorization for the scraper " +
 				"(cinch synth --default-deny writes them), or every dashboard and metrics recording of this namespace goes blind.",
-			"cinch_explain": "cinch explain --cluster --from " + opts.Scraper + " --to " + workload + ":4191 --path /metrics",
+			"cinch_explain": "cinch explain --from-cluster --from " + opts.Scraper + " --to " + workload + ":4191 --path /metrics",
 		}}
 }

@@ -82,7 +82,7 @@ func TestAnnotations(t *testing.T) {
 	got := render(r.Annotations, map[string]string{"namespace": "shop", "deployment": "api", "target_port": "8080",
 		"client_id": "web.shop.serviceaccount.identity.linkerd.cluster.local", "tls": "true", "srv_name": "api",
 		"route_kind": "HTTPRoute", "route_group": "gateway.networking.k8s.io", "route_name": "api-books"})
-	if want := "cinch explain --cluster --from web.shop.serviceaccount.identity.linkerd.cluster.local --to shop/api:8080 --route HTTPRoute.gateway.networking.k8s.io/api-books"; got["cinch_explain"] != want {
+	if want := "cinch explain --from-cluster --from web.shop.serviceaccount.identity.linkerd.cluster.local --to shop/api:8080 --route HTTPRoute.gateway.networking.k8s.io/api-books"; got["cinch_explain"] != want {
 		t.Errorf("cinch_explain = %q\nwant %q", got["cinch_explain"], want)
 	}
 	for _, w := range []string{"The proxy of shop/api denied HTTP requests to port 8080 from client web.shop", "route HTTPRoute api-books",
@@ -192,7 +192,7 @@ func TestRealPrometheusFires(t *testing.T) {
 				a.Labels["client_id"] != "web.shop.serviceaccount.identity.linkerd.cluster.local" || a.Labels["route_name"] != "api-books" {
 				t.Fatalf("firing: %+v", alerts)
 			}
-			if want := "cinch explain --cluster --from web.shop.serviceaccount.identity.linkerd.cluster.local --to shop/api:8080 --route HTTPRoute.gateway.networking.k8s.io/api-books"; a.Annotations["cinch_explain"] != want {
+			if want := "cinch explain --from-cluster --from web.shop.serviceaccount.identity.linkerd.cluster.local --to shop/api:8080 --route HTTPRoute.gateway.networking.k8s.io/api-books"; a.Annotations["cinch_explain"] != want {
 				t.Errorf("cinch_explain = %q, want %q", a.Annotations["cinch_explain"], want)
 			}
 			return

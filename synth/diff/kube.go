@@ -92,7 +92,7 @@ type ListError struct {
 func (e *ListError) Error() string {
 	msg := fmt.Sprintf("list %s in namespace %s: %v", e.Resource, e.Namespace, e.Err)
 	if apierrors.IsForbidden(e.Err) {
-		msg += "; cinch diff --cluster needs list on the policy.linkerd.io and gateway.networking.k8s.io resources " +
+		msg += "; cinch diff --from-cluster needs list on the policy.linkerd.io and gateway.networking.k8s.io resources " +
 			"of the recording's namespaces (docs/diff.md), or give the manifests with --policy"
 	}
 	return msg

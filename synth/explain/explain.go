@@ -152,7 +152,7 @@ func (e *Explanation) Denied() bool { return !e.Trace.Decision.Allowed }
 // Explain explains q.
 func (x *Explainer) Explain(q Query) (*Explanation, error) {
 	if _, ok := x.workloads[q.To]; !ok {
-		return nil, fmt.Errorf("server %s is not a workload of the cluster objects given: give them with --cluster-file, --cluster or a recording that saw it", q.To)
+		return nil, fmt.Errorf("server %s is not a workload of the cluster objects given: give them with --cluster-file, --from-cluster or a recording that saw it", q.To)
 	}
 	ex := &Explanation{Query: q, Address: q.From.Address, Identity: q.From.Identity}
 	if q.From.Workload != "" {
