@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"strings"
 
 	"github.com/cinchmesh/cinch/observe/recording"
 	"github.com/cinchmesh/cinch/synth/policy"
@@ -128,11 +129,37 @@ func decidePort(sp *serverPort, ev *evidence, opts *Options) *portGrant {
 			return g
 		}
 	}
+	// The kubelet needs a grant of its own where Linkerd's implicit probe
+	// route does not cover it: gRPC probes, and a probe that redirects
+	// (seen as a node's GET of a probe path with its trailing slash
+	// toggled). It is granted from the probe sources, not only the nodes
+	// seen; a node keeps its own grant for anything else it sent, or when
+	// the probe sources do not cover it.
+	kubelet := probeCaller(sp, opts, ev.nodes)
+	needKubelet := slices.ContainsFunc(probeRequests(sp), func(r probeRequest) bool { return r.method == "POST" })
 	var callers []*caller
 	for _, c := range sp.Callers {
-		if needsGrant(sp, c) {
+		if !needsGrant(sp, c) {
+			continue
+		}
+		own := kubelet == nil || !c.Node || !coveredBy(c.Networks, kubelet.Networks) || c.Requests > sumRequests(c.Routes)
+		for _, r := range c.Routes {
+			switch {
+			case kubelet != nil && c.Node && probeRedirect(sp, r):
+				needKubelet = true
+			case !r.Probe || r.Method != "GET" || !isProbePath(&sp.Workload, sp.Port, r.Path):
+				own = true
+			}
+		}
+		if own {
 			callers = append(callers, c)
 		}
+	}
+	switch {
+	case needKubelet && kubelet != nil:
+		callers = append(callers, kubelet)
+	case needKubelet:
+		g.warn("%s port %d: its gRPC probe gets no probe route from Linkerd, and no probe source is known: give --probe-networks with your node CIDRs, or the probe is denied once the Server enforces", sp.Server, sp.Port)
 	}
 	g.clients = g.clientsOf(callers, opts.Level)
 	return g
@@ -199,13 +226,71 @@ func needsGrant(sp *serverPort, c *caller) bool {
 	return len(c.Routes) == 0 || c.Requests > sumRequests(c.Routes)
 }
 
+// isProbePath says whether path (its query string aside) is one of the
+// httpGet probe paths on port: Linkerd's implicit probe route admits it.
 func isProbePath(w *recording.Workload, port uint32, path string) bool {
+	path, _, _ = strings.Cut(path, "?")
 	for _, p := range w.Probes {
-		if uint32(p.Port) == port && p.Path == path {
+		if method, probe, ok := p.Request(); ok && method == "GET" && uint32(p.Port) == port && probe == path {
 			return true
 		}
 	}
 	return false
+}
+
+// probeRedirect says whether a node's request r is the kubelet following
+// a probe's redirect: a GET of an httpGet probe path with its trailing
+// slash added or removed (the redirect web frameworks send; Linkerd's
+// probe route matches the probe paths exactly, so it misses it).
+func probeRedirect(sp *serverPort, r recording.Route) bool {
+	if r.Method != "GET" || r.Template {
+		return false
+	}
+	path, _, _ := strings.Cut(r.Path, "?")
+	for _, p := range probeRequests(sp) {
+		if p.method == "GET" && path != p.path && strings.TrimSuffix(path, "/") == strings.TrimSuffix(p.path, "/") {
+			return true
+		}
+	}
+	return false
+}
+
+// isProbeRequest says whether r is one of the port's probe requests.
+func isProbeRequest(sp *serverPort, r recording.Route) bool {
+	path, _, _ := strings.Cut(matchPath(r), "?")
+	return slices.Contains(probeRequests(sp), probeRequest{r.Method, path})
+}
+
+// coveredBy says whether every network of nets lies within one of by.
+func coveredBy(nets, by []netip.Prefix) bool {
+	for _, n := range nets {
+		if !slices.ContainsFunc(by, func(b netip.Prefix) bool { return b.Bits() <= n.Bits() && b.Contains(n.Addr()) }) {
+			return false
+		}
+	}
+	return true
+}
+
+// probeRequest is a request the kubelet sends for a probe.
+type probeRequest struct{ method, path string }
+
+// probeRequests are the requests the kubelet sends to the port for its
+// workload's probes: a GET of each httpGet probe's path and the health
+// check of each gRPC probe; on a gRPC port only the latter (a route there
+// names gRPC methods). tcpSocket probes send none: the proxy accepts the
+// connection whatever the policy.
+func probeRequests(sp *serverPort) []probeRequest {
+	var out []probeRequest
+	for _, p := range sp.Workload.Probes {
+		method, path, ok := p.Request()
+		if !ok || uint32(p.Port) != sp.Port || sp.GRPC && p.Handler != recording.ProbeGRPC {
+			continue
+		}
+		if r := (probeRequest{method, path}); !slices.Contains(out, r) {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 func sumRequests(rs []recording.Route) int64 {
@@ -216,19 +301,15 @@ func sumRequests(rs []recording.Route) int64 {
 	return n
 }
 
-// probeCaller is the kubelet as a client of the port's probe routes: the
-// probe networks given, or every node address in the recording (a pod may
-// move to any node). Nil for gRPC servers, which Linkerd gives no probe
-// route, and when no source is known.
+// probeCaller is the kubelet as a client of the port's probe requests:
+// the probe networks given, or every node address in the recording (a pod
+// may move to any node). Nil when no source is known.
 func probeCaller(sp *serverPort, opts *Options, nodes []string) *caller {
-	if sp.GRPC {
-		return nil
-	}
 	nets := probeNetworks(opts, nodes)
 	if len(nets) == 0 {
 		return nil
 	}
-	return &caller{Peer: "kubelet", Networks: nets}
+	return &caller{Peer: "kubelet", Networks: nets, Node: true}
 }
 
 // probeNetworks are where kubelet probes come from: the probe networks

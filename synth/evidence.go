@@ -52,6 +52,9 @@ type caller struct {
 	// Declared are the intents behind the caller's evidence ("sa ns/x:
 	// reason"), when the intents file declared some of it.
 	Declared []string
+	// Node says the client is a node: the kubelet probing, which the
+	// probe sources stand for (a pod may be rescheduled on any node).
+	Node bool
 }
 
 // meshIdentity is a meshed client's identity.
@@ -136,7 +139,7 @@ func collect(rec *recording.Recording, opts *Options, decl *declarations) *evide
 		if e.LastSeen != nil && e.LastSeen.After(sp.Last) {
 			sp.Last = *e.LastSeen
 		}
-		c := &caller{Peer: e.Client, Requests: max(e.Requests, e.Denied), Declared: decl.declared(e.Key())}
+		c := &caller{Peer: e.Client, Requests: max(e.Requests, e.Denied), Declared: decl.declared(e.Key()), Node: peers[e.Client].Kind == recording.PeerNode}
 		for _, r := range e.Routes {
 			if !routes.Expressible(r.Path) {
 				warnings = append(warnings, fmt.Sprintf("%s -> %s port %d: path %q is not UTF-8, so no route can match it (%d requests)", e.Client, e.Server, e.Port, r.Path, r.Requests))

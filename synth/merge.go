@@ -208,10 +208,8 @@ func (g *portGrant) mergeSpace() *mergeSpace {
 			s.methods = append(s.methods, r.Method)
 		}
 	}
-	for _, p := range g.Workload.Probes {
-		if uint32(p.Port) == g.Port {
-			s.paths = append(s.paths, p.Path)
-		}
+	for _, p := range probeRequests(g.serverPort) {
+		s.paths = append(s.paths, p.path)
 	}
 	for i, p := range s.paths {
 		s.paths[i], _, _ = strings.Cut(p, "?")

@@ -95,22 +95,28 @@ func (g *portGrant) decideRoutes(matchers []*matcher, probeCaller *caller, maxRo
 		groups[m][c] = true
 	}
 	for _, c := range sp.Callers {
+		own := probeCaller == nil || !c.Node || !coveredBy(c.Networks, probeCaller.Networks)
 		for _, r := range c.Routes {
 			for _, m := range matchers {
 				if m.matches(r.Method, matchPath(r)) {
-					use(m, c)
+					// A node's probe requests, and a probe's redirect, are
+					// the kubelet's, from any node.
+					kubelet := probeCaller != nil && c.Node && (probeRedirect(sp, r) || isProbeRequest(sp, r))
+					if kubelet {
+						use(m, probeCaller)
+					}
+					if own || !kubelet {
+						use(m, c)
+					}
 					break
 				}
 			}
 		}
 	}
 	if probeCaller != nil {
-		for _, p := range sp.Workload.Probes {
-			if uint32(p.Port) != sp.Port {
-				continue
-			}
+		for _, p := range probeRequests(sp) {
 			for _, m := range matchers {
-				if m.matches("GET", p.Path) {
+				if m.matches(p.method, p.path) {
 					use(m, probeCaller)
 					break
 				}
@@ -195,12 +201,8 @@ func inferTemplates(sp *serverPort, opts routes.Options) []routes.Template {
 			add(r.Method, r.Path, r.Requests, r.Probe, r.Template)
 		}
 	}
-	if !sp.GRPC {
-		for _, p := range sp.Workload.Probes {
-			if uint32(p.Port) == sp.Port {
-				add("GET", p.Path, 0, true, false)
-			}
-		}
+	for _, p := range probeRequests(sp) {
+		add(p.method, p.path, 0, true, false)
 	}
 	samples := make([]routes.Sample, 0, len(order))
 	for _, k := range order {

@@ -88,8 +88,12 @@ func selfCheckMeshTraffic(rec *recording.Recording, res *Result, opts *Options, 
 			}
 		}
 		for _, p := range probes {
+			method, path, ok := p.Request()
+			if !ok {
+				continue // tcpSocket: the proxy accepts the connection whatever the policy
+			}
 			for _, src := range sources {
-				reqs = append(reqs, eval.Request{Destination: w.ID, Port: uint32(p.Port), Method: "GET", Path: p.Path, SourceIP: src})
+				reqs = append(reqs, eval.Request{Destination: w.ID, Port: uint32(p.Port), Method: method, Path: path, SourceIP: src})
 			}
 		}
 	}

@@ -220,7 +220,11 @@ func ports(spec *corev1.PodSpec) []recording.ContainerPort {
 	return out
 }
 
-// probes lists httpGet probes with named ports resolved to numbers.
+// probes lists the containers' probes that reach the pod over the
+// network (httpGet, gRPC, tcpSocket; exec probes stay inside), with named
+// ports resolved within the container as the kubelet resolves them. A
+// probe whose port name the container does not declare is left out: the
+// kubelet cannot run it either.
 func probes(spec *corev1.PodSpec) []recording.Probe {
 	var out []recording.Probe
 	for _, c := range spec.Containers {
@@ -229,15 +233,24 @@ func probes(spec *corev1.PodSpec) []recording.Probe {
 			p    *corev1.Probe
 		}{{"liveness", c.LivenessProbe}, {"readiness", c.ReadinessProbe}, {"startup", c.StartupProbe}} {
 			kind, p := kp.kind, kp.p
-			if p == nil || p.HTTPGet == nil {
+			if p == nil {
 				continue
 			}
-			port, ok := resolvePort(p.HTTPGet.Port, c.Ports)
-			if !ok {
-				continue
+			switch {
+			case p.HTTPGet != nil:
+				port, ok := resolvePort(p.HTTPGet.Port, c.Ports)
+				if !ok {
+					continue
+				}
+				// Defaults as the API server fills them in.
+				out = append(out, recording.Probe{Kind: kind, Port: port, Path: cmp.Or(p.HTTPGet.Path, "/"), Scheme: cmp.Or(string(p.HTTPGet.Scheme), string(corev1.URISchemeHTTP))})
+			case p.GRPC != nil:
+				out = append(out, recording.Probe{Kind: kind, Handler: recording.ProbeGRPC, Port: p.GRPC.Port})
+			case p.TCPSocket != nil:
+				if port, ok := resolvePort(p.TCPSocket.Port, c.Ports); ok {
+					out = append(out, recording.Probe{Kind: kind, Handler: recording.ProbeTCP, Port: port})
+				}
 			}
-			// Defaults as the API server fills them in.
-			out = append(out, recording.Probe{Kind: kind, Port: port, Path: cmp.Or(p.HTTPGet.Path, "/"), Scheme: cmp.Or(string(p.HTTPGet.Scheme), string(corev1.URISchemeHTTP))})
 		}
 	}
 	return out

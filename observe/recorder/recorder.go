@@ -11,6 +11,7 @@ import (
 	"bytes"
 	"cmp"
 	"net/netip"
+	"strings"
 	"time"
 
 	"github.com/cinchmesh/cinch/observe/cluster"
@@ -272,26 +273,29 @@ func (r *Recorder) enrich(w recording.Workload) recording.Workload {
 }
 
 // markProbes flags the routes that are kubelet probes: all of a node's
-// requests, and GETs of the server's httpGet probe paths on that port.
+// requests, and the requests of the server's probes on that port (a GET
+// of an httpGet probe's path, whatever the query string; the gRPC health
+// check of a gRPC probe).
 func (r *Recorder) markProbes(e *recording.Edge) {
 	client, ok := r.others[e.Client]
 	fromNode := ok && client.Kind == recording.PeerNode
-	var probePaths map[string]bool
+	var probes map[[2]string]bool
 	if w, ok := r.workloads[e.Server]; ok && r.opts.Inventory != nil {
 		if known, ok := r.opts.Inventory.Workload(w.ID); ok {
 			for _, p := range known.Probes {
-				if uint32(p.Port) == e.Port {
-					if probePaths == nil {
-						probePaths = map[string]bool{}
+				if method, path, ok := p.Request(); ok && uint32(p.Port) == e.Port {
+					if probes == nil {
+						probes = map[[2]string]bool{}
 					}
-					probePaths[p.Path] = true
+					probes[[2]string{method, path}] = true
 				}
 			}
 		}
 	}
 	for i := range e.Routes {
 		rt := &e.Routes[i]
-		if fromNode || (rt.Method == "GET" && probePaths[rt.Path]) {
+		path, _, _ := strings.Cut(rt.Path, "?")
+		if fromNode || probes[[2]string{rt.Method, path}] {
 			rt.Probe = true
 		}
 	}

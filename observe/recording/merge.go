@@ -23,7 +23,7 @@ func (r *Recording) Normalize() {
 		})
 		w.Ports = slices.Compact(w.Ports)
 		slices.SortFunc(w.Probes, func(a, b Probe) int {
-			return cmp.Or(cmp.Compare(a.Port, b.Port), cmp.Compare(a.Path, b.Path), cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.Scheme, b.Scheme))
+			return cmp.Or(cmp.Compare(a.Port, b.Port), cmp.Compare(a.Handler, b.Handler), cmp.Compare(a.Path, b.Path), cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.Scheme, b.Scheme))
 		})
 		w.Probes = slices.Compact(w.Probes)
 		slices.Sort(w.Services)

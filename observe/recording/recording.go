@@ -11,6 +11,7 @@
 package recording
 
 import (
+	"strings"
 	"time"
 )
 
@@ -135,13 +136,47 @@ type ContainerPort struct {
 	Protocol string `json:"protocol,omitempty"`
 }
 
-// Probe is an httpGet probe of the pod template, with its port resolved to a
-// number.
+// Probe is a probe of the pod template (liveness, readiness or startup),
+// with its port resolved to a number.
 type Probe struct {
-	Kind   string `json:"kind"` // liveness, readiness or startup
-	Port   int32  `json:"port"`
-	Path   string `json:"path"`
+	Kind string `json:"kind"` // liveness, readiness or startup
+	// Handler is how the kubelet probes: "" for httpGet (Path and Scheme
+	// set), ProbeGRPC or ProbeTCP.
+	Handler string `json:"handler,omitempty"`
+	Port    int32  `json:"port"`
+	// Path is the httpGet path as the pod spec gives it, a query string
+	// included.
+	Path   string `json:"path,omitempty"`
 	Scheme string `json:"scheme,omitempty"`
+}
+
+// Probe handlers other than httpGet.
+const (
+	ProbeGRPC = "grpc"
+	ProbeTCP  = "tcpSocket"
+)
+
+// GRPCHealthCheckPath is the request of a kubelet gRPC probe: the standard
+// health service's Check, whatever service the probe names (that goes in
+// the request body).
+const GRPCHealthCheckPath = "/grpc.health.v1.Health/Check"
+
+// Request is the HTTP request the kubelet sends for the probe: GET of
+// the path without its query string (a route matches the path only) for
+// httpGet, POST of the health check for gRPC; ok is false for a tcpSocket
+// probe, which only opens a connection.
+func (p Probe) Request() (method, path string, ok bool) {
+	switch p.Handler {
+	case "":
+		path, _, _ = strings.Cut(p.Path, "?")
+		if path == "" {
+			path = "/"
+		}
+		return "GET", path, true
+	case ProbeGRPC:
+		return "POST", GRPCHealthCheckPath, true
+	}
+	return "", "", false
 }
 
 // PeerKind classifies non-workload peers.

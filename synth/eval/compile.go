@@ -436,8 +436,10 @@ func (b *builder) workload(w *recording.Workload, nsPolicy string) *workload {
 	}
 	probes := map[uint32][]string{}
 	for _, p := range w.Probes {
-		path, _, _ := strings.Cut(p.Path, "?")
-		probes[uint32(p.Port)] = append(probes[uint32(p.Port)], cmp.Or(path, "/"))
+		// Linkerd's probe route covers httpGet probes only.
+		if method, path, ok := p.Request(); ok && method == "GET" {
+			probes[uint32(p.Port)] = append(probes[uint32(p.Port)], path)
+		}
 	}
 	wl := &workload{ports: map[uint32]*portPolicy{}, src: src}
 	claimed := map[uint32]*server{}

@@ -1,0 +1,124 @@
+package synth
+
+import (
+	"net/netip"
+	"slices"
+	"testing"
+
+	"github.com/cinchmesh/cinch/observe/recording"
+	"github.com/cinchmesh/cinch/synth/eval"
+	"github.com/cinchmesh/cinch/synth/policy"
+)
+
+// probeRecording is a server whose probes Linkerd trips over: an httpGet
+// probe with a query string, one that redirects (/health answers with
+// /health/, which the kubelet follows and tap saw from node n1), a gRPC
+// probe on its gRPC port (never recorded), a tcpSocket probe on a port no
+// client uses; and a client of each traffic port.
+func probeRecording() *recording.Recording {
+	rec := recording.New()
+	rec.Windows = []recording.Window{{Source: "file:test"}}
+	rec.Workloads = []recording.Workload{
+		{ID: "shop/api", Namespace: "shop", Kind: "Deployment", Name: "api", ServiceAccount: "api", Identity: meshID("api", "shop"), Meshed: true,
+			Labels: map[string]string{"app": "api"},
+			Ports: []recording.ContainerPort{{Port: 8080, Name: "http", Protocol: "TCP"}, {Port: 8081, Name: "health", Protocol: "TCP"},
+				{Port: 9090, Name: "grpc", Protocol: "TCP"}},
+			Probes: []recording.Probe{
+				{Kind: "readiness", Port: 8080, Path: "/ready?verbose=1", Scheme: "HTTP"},
+				{Kind: "liveness", Port: 8080, Path: "/health", Scheme: "HTTP"},
+				{Kind: "startup", Handler: recording.ProbeGRPC, Port: 9090},
+				{Kind: "liveness", Handler: recording.ProbeTCP, Port: 8081},
+			}},
+		{ID: "shop/web", Namespace: "shop", Kind: "Deployment", Name: "web", ServiceAccount: "web", Identity: meshID("web", "shop"), Meshed: true,
+			Labels: map[string]string{"app": "web"}},
+	}
+	rec.Peers = []recording.Peer{{ID: "node:n1", Kind: recording.PeerNode, IPs: []string{"10.0.0.1"}}}
+	mtls := func(port uint32, proto recording.Protocol, method, path string) recording.Edge {
+		return recording.Edge{Client: "shop/web", Server: "shop/api", Port: port, Protocol: proto, Requests: 4, TLS: map[string]int64{"true": 4},
+			Routes: []recording.Route{{Method: method, Path: path, Requests: 4}}}
+	}
+	rec.Edges = []recording.Edge{
+		mtls(8080, recording.ProtocolHTTP, "GET", "/api/items"),
+		mtls(9090, recording.ProtocolGRPC, "POST", "/shop.v1.Cart/Get"),
+		{Client: "node:n1", Server: "shop/api", Port: 8080, Protocol: recording.ProtocolHTTP, Requests: 9,
+			TLS: map[string]int64{"no_tls_from_remote": 9}, SourceIPs: []recording.SourceIP{{IP: "10.0.0.1", Requests: 9}},
+			Routes: []recording.Route{{Method: "GET", Path: "/ready?verbose=1", Requests: 3, Probe: true},
+				{Method: "GET", Path: "/health", Requests: 3, Probe: true}, {Method: "GET", Path: "/health/", Requests: 3, Probe: true}}},
+	}
+	rec.Normalize()
+	return rec
+}
+
+// TestProbesKeepWorking: under default deny and enforcement, at every
+// level, the kubelet's probe requests are admitted from a node never seen
+// in the recording (a pod may be rescheduled anywhere in the probe
+// networks): the httpGet probe with a query string, the redirect it
+// follows, and the gRPC health check Linkerd gives no probe route to.
+// At route level they are all the kubelet gets; tcpSocket probes need no
+// policy (the proxy accepts the connection) and get none.
+func TestProbesKeepWorking(t *testing.T) {
+	rec := probeRecording()
+	node := netip.MustParseAddr("10.0.0.77")
+	for _, level := range Levels {
+		opts := options(level)
+		opts.Mode, opts.DefaultDeny = ModeEnforce, true
+		opts.ProbeNetworks = []netip.Prefix{netip.MustParsePrefix("10.0.0.0/24")}
+		c := synthesizeChecked(t, string(level), rec, opts)
+		c.checkObserved()
+		set := resultSet(c.res)
+		ev, err := eval.New(set, eval.Cluster{Workloads: rec.Workloads, NamespacePolicies: map[string]string{"shop": policy.Deny}}, eval.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		kubelet := func(port uint32, method, path string) eval.Decision {
+			return ev.Decide(eval.Request{Destination: "shop/api", Port: port, SourceIP: node, Method: method, Path: path})
+		}
+		for _, p := range []struct {
+			port         uint32
+			method, path string
+		}{
+			{8080, "GET", "/ready?verbose=1"},
+			{8080, "GET", "/ready"},
+			{8080, "GET", "/health"},
+			{8080, "GET", "/health/"},
+			{9090, "POST", recording.GRPCHealthCheckPath},
+			{eval.AdminPort, "GET", eval.AdminLivePath},
+		} {
+			if d := kubelet(p.port, p.method, p.path); !d.Allowed {
+				t.Errorf("%s: the kubelet's %s %s on port %d is denied: %s", level, p.method, p.path, p.port, d.Reason)
+			}
+		}
+		if level == LevelRoute {
+			for _, p := range []struct {
+				port         uint32
+				method, path string
+			}{{8080, "GET", "/api/items"}, {8080, "GET", "/health/x"}, {9090, "POST", "/shop.v1.Cart/Get"}} {
+				if d := kubelet(p.port, p.method, p.path); d.Allowed {
+					t.Errorf("route level: a node may %s %s on port %d", p.method, p.path, p.port)
+				}
+			}
+		}
+		for _, s := range set.Servers {
+			if s.Spec.Port.IntVal == 8081 || s.Spec.Port.StrVal == "health" {
+				t.Errorf("%s: a Server for the tcpSocket probe's port: %s", level, s.Name)
+			}
+		}
+	}
+}
+
+// TestGRPCProbeWithoutProbeSources: a gRPC probe with no probe source
+// known (no --probe-networks, no node in the recording) cannot be granted,
+// and synth says so.
+func TestGRPCProbeWithoutProbeSources(t *testing.T) {
+	rec := probeRecording()
+	rec.Peers = nil
+	rec.Edges = slices.DeleteFunc(rec.Edges, func(e recording.Edge) bool { return e.Client == "node:n1" })
+	opts := options(LevelServiceAccount)
+	c := synthesizeChecked(t, "no probe sources", rec, opts)
+	for _, w := range c.res.Warnings {
+		if w == "shop/api port 9090: its gRPC probe gets no probe route from Linkerd, and no probe source is known: give --probe-networks with your node CIDRs, or the probe is denied once the Server enforces" {
+			return
+		}
+	}
+	t.Errorf("no warning about the gRPC probe: %q", c.res.Warnings)
+}
