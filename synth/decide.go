@@ -257,7 +257,7 @@ func probeRedirect(sp *serverPort, r recording.Route) bool {
 
 // isProbeRequest says whether r is one of the port's probe requests.
 func isProbeRequest(sp *serverPort, r recording.Route) bool {
-	path, _, _ := strings.Cut(matchPath(r), "?")
+	path, _, _ := strings.Cut(r.RequestPath(), "?")
 	return slices.Contains(probeRequests(sp), probeRequest{r.Method, path})
 }
 

@@ -185,7 +185,7 @@ func collect(rec *recording.Recording, opts *Options, decl *declarations) *evide
 		// service and method of a POST.
 		for _, c := range sp.Callers {
 			c.Routes = slices.DeleteFunc(c.Routes, func(r recording.Route) bool {
-				if isGRPCCall(r.Method, matchPath(r)) {
+				if isGRPCCall(r.Method, r.RequestPath()) {
 					return false
 				}
 				warnings = append(warnings, fmt.Sprintf("%s -> %s port %d: %s %q is not a gRPC call (POST /package.Service/Method), so no route can match it (%d requests)", c.Peer, sp.Server, sp.Port, r.Method, abbreviate(r.Path, 80), r.Requests))

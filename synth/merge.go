@@ -204,7 +204,7 @@ func (g *portGrant) mergeSpace() *mergeSpace {
 	s := &mergeSpace{methods: slices.Clone(routeMethods)}
 	for _, c := range g.Callers {
 		for _, r := range c.Routes {
-			s.paths = append(s.paths, matchPath(r))
+			s.paths = append(s.paths, r.RequestPath())
 			s.methods = append(s.methods, r.Method)
 		}
 	}

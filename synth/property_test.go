@@ -259,7 +259,7 @@ func (c *checker) observed() []request {
 			id = s
 		}
 		for _, rt := range e.Routes {
-			base := request{client: e.Client, server: e.Server, port: e.Port, method: rt.Method, path: matchPath(rt)}
+			base := request{client: e.Client, server: e.Server, port: e.Port, method: rt.Method, path: rt.RequestPath()}
 			if e.TLS["true"] > 0 && id != "" {
 				r := base
 				r.identity = id

@@ -35,7 +35,7 @@ func Redact(rec *recording.Recording, opts routes.Options) {
 			e := &rec.Edges[i]
 			grpc = grpc || e.Protocol == recording.ProtocolGRPC
 			for _, r := range e.Routes {
-				samples = append(samples, routes.Sample{Method: r.Method, Path: r.Path, Requests: r.Requests, Probe: r.Probe, Template: r.Template})
+				samples = append(samples, routes.Sample{Method: r.Method, Path: r.Path, Requests: r.Requests, Probe: r.Probe, Template: r.Template, Params: r.Params})
 			}
 		}
 		var matchers []*matcher
@@ -50,7 +50,7 @@ func Redact(rec *recording.Recording, opts routes.Options) {
 			e := &rec.Edges[i]
 			byTemplate := map[*matcher]*recording.Route{}
 			for _, r := range e.Routes {
-				i := slices.IndexFunc(matchers, func(m *matcher) bool { return m.matches(r.Method, matchPath(r)) })
+				i := slices.IndexFunc(matchers, func(m *matcher) bool { return m.matches(r.Method, r.RequestPath()) })
 				if i < 0 {
 					dropped += r.Requests
 					continue

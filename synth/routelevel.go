@@ -7,7 +7,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/cinchmesh/cinch/observe/recording"
+	"github.com/cinchmesh/cinch/observe/pathseg"
 	"github.com/cinchmesh/cinch/synth/policy"
 	"github.com/cinchmesh/cinch/synth/routes"
 )
@@ -44,16 +44,6 @@ func (m *matcher) matches(method, path string) bool {
 		return m.Value == path
 	}
 	return m.re.MatchString(path)
-}
-
-// matchPath is the path a template matcher sees for an observed route: a
-// redacted route's example path (the templates inferred from it match
-// that exactly when they cover the route).
-func matchPath(r recording.Route) string {
-	if r.Template {
-		return routes.Example(r.Path)
-	}
-	return r.Path
 }
 
 // routeGroup is the templates that exactly the same clients used: they
@@ -98,7 +88,7 @@ func (g *portGrant) decideRoutes(matchers []*matcher, probeCaller *caller, maxRo
 		own := probeCaller == nil || !c.Node || !coveredBy(c.Networks, probeCaller.Networks)
 		for _, r := range c.Routes {
 			for _, m := range matchers {
-				if m.matches(r.Method, matchPath(r)) {
+				if m.matches(r.Method, r.RequestPath()) {
 					// A node's probe requests, and a probe's redirect, are
 					// the kubelet's, from any node.
 					kubelet := probeCaller != nil && c.Node && (probeRedirect(sp, r) || isProbeRequest(sp, r))
@@ -179,16 +169,18 @@ func templateKey(m *matcher) string { return m.Value + "\x00" + m.Method }
 func inferTemplates(sp *serverPort, opts routes.Options) []routes.Template {
 	merged := map[[2]string]*routes.Sample{}
 	var order [][2]string
-	add := func(method, path string, n int64, probe, template bool) {
+	add := func(method, path string, n int64, probe, template bool, params []pathseg.Evidence) {
 		k := [2]string{method, path}
 		if template {
 			k[1] = "\x00" + path
 		}
 		s := merged[k]
 		if s == nil {
-			s = &routes.Sample{Method: method, Path: path, Template: template}
+			s = &routes.Sample{Method: method, Path: path, Template: template, Params: pathseg.CloneParams(params)}
 			merged[k] = s
 			order = append(order, k)
+		} else {
+			s.Params = pathseg.MergeParams(s.Params, params)
 		}
 		s.Requests += n
 		if probe {
@@ -198,11 +190,11 @@ func inferTemplates(sp *serverPort, opts routes.Options) []routes.Template {
 	}
 	for _, c := range sp.Callers {
 		for _, r := range c.Routes {
-			add(r.Method, r.Path, r.Requests, r.Probe, r.Template)
+			add(r.Method, r.Path, r.Requests, r.Probe, r.Template, r.Params)
 		}
 	}
 	for _, p := range probeRequests(sp) {
-		add(p.method, p.path, 0, true, false)
+		add(p.method, p.path, 0, true, false, nil)
 	}
 	samples := make([]routes.Sample, 0, len(order))
 	for _, k := range order {

@@ -132,7 +132,7 @@ func TestRouteLevelAdmitsNothingElse(t *testing.T) {
 		for _, r := range e.Routes {
 			// A template is checked on a path it stands for and on the
 			// raw paths it kept.
-			for _, path := range append([]string{matchPath(r)}, r.Examples...) {
+			for _, path := range append([]string{r.RequestPath()}, r.Examples...) {
 				k := call{e.Server, e.Port, r.Method, path}
 				if seen[k] == nil {
 					seen[k] = map[recording.PeerID]bool{}

@@ -174,36 +174,13 @@ func (s Segment) Example() string {
 
 // Match says whether raw is a value of the segment.
 func (s Segment) Match(raw string) bool {
-	if len(s) == 0 {
-		return raw == ""
-	}
-	p, rest := s[0], s[1:]
-	switch p.Class {
-	case Literal:
-		v, ok := strings.CutPrefix(raw, p.Lit)
-		return ok && rest.Match(v)
-	case Date, UUID:
-		n := 10
-		if p.Class == UUID {
-			n = 36
-		}
-		return len(raw) >= n && whole(p.Class, raw[:n]) && rest.Match(raw[n:])
-	case Hex, Alnum:
-		if p.Len > 0 {
-			return len(raw) >= p.Len && runOf(p.Class, raw[:p.Len]) && rest.Match(raw[p.Len:])
-		}
-	}
-	// A run of any length: try every end, longest first.
-	for k := len(raw); k > 0; k-- {
-		if whole(p.Class, raw[:k]) && rest.Match(raw[k:]) {
-			return true
-		}
-	}
-	return false
+	var spans [8][2]int
+	_, ok := spansOf(s, raw, 0, spans[:0])
+	return ok
 }
 
 // whole says whether v, all of it, is a value of c (of any length).
-func whole(c Class, v string) bool {
+func whole[S ~string | ~[]byte](c Class, v S) bool {
 	switch c {
 	case Int, Hex, Alnum:
 		return runOf(c, v)
@@ -214,7 +191,12 @@ func whole(c Class, v string) bool {
 	case Email:
 		return isEmail(v)
 	case Any:
-		return v != "" && !strings.Contains(v, "/")
+		for i := 0; i < len(v); i++ {
+			if v[i] == '/' {
+				return false
+			}
+		}
+		return len(v) > 0
 	}
 	return false
 }
@@ -603,4 +585,21 @@ func AppendFolded(dst []byte, seg string) []byte {
 		return append(dst[:start], "{param}"...)
 	}
 	return dst
+}
+
+// ExamplePath is one path a path template covers ("/books/0.json" for
+// "/books/{int}.json"), for evaluating a template against policy when no
+// raw path of it was kept: routes inferred from the template match the
+// example exactly when they match the template, since inferred templates
+// never overlap.
+func ExamplePath(template string) string {
+	if !strings.HasPrefix(template, "/") {
+		return template
+	}
+	var b strings.Builder
+	for _, raw := range strings.Split(template[1:], "/") {
+		b.WriteByte('/')
+		b.WriteString(ParseTemplate(raw).Example())
+	}
+	return b.String()
 }

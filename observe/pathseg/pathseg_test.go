@@ -102,5 +102,26 @@ func FuzzClassify(f *testing.F) {
 			}
 			rest = rest[i+len(p.Lit):]
 		}
+		// Its values, put back between its literals, are raw again, and
+		// each is a value of its parameter.
+		var b strings.Builder
+		i := 0
+		ok := seg.Values(raw, func(v string) {
+			for i < len(seg) && seg[i].Class == Literal {
+				b.WriteString(seg[i].Lit)
+				i++
+			}
+			if i < len(seg) && !(Segment{seg[i]}).Match(v) {
+				t.Errorf("%q: value %q is not a %s", raw, v, seg[i].Class.Name())
+			}
+			b.WriteString(v)
+			i++
+		})
+		for ; i < len(seg); i++ {
+			b.WriteString(seg[i].Lit)
+		}
+		if !ok || b.String() != raw {
+			t.Errorf("%q: values of %q put back give %q (matched %v)", raw, seg.Template(), b.String(), ok)
+		}
 	})
 }

@@ -53,6 +53,10 @@ type routeAcc struct {
 	raw      string
 	template bool
 	examples []string
+	// segs are a template's segments, params the evidence of its
+	// parameters: each request's values are counted as it streams by.
+	segs   []pathseg.Segment
+	params []pathseg.Evidence
 }
 
 func newEdgeAcc() *edgeAcc {
@@ -143,12 +147,17 @@ func (a *edgeAcc) route(ev *event.Event, probe bool, limits recording.Limits, sc
 			ra.raw = string(ev.Path) // the one path this key stands for
 		} else {
 			ra.template = true
+			ra.segs = pathseg.ParsePath(key)
+			ra.params = make([]pathseg.Evidence, pathseg.Params(ra.segs))
 		}
 		a.routes[key] = ra
 		a.remember(key)
 	}
-	if ra.template && len(ra.examples) < recording.MaxExamples && !slices.Contains(ra.examples, string(ev.Path)) {
-		ra.examples = append(ra.examples, string(ev.Path))
+	if ra.template {
+		pathseg.AddPathValues(ra.segs, ev.Path, ra.params)
+		if len(ra.examples) < recording.MaxExamples && !slices.Contains(ra.examples, string(ev.Path)) {
+			ra.examples = append(ra.examples, string(ev.Path))
+		}
 	}
 	return ra
 }
@@ -293,8 +302,11 @@ func (a *edgeAcc) merge(o *edgeAcc) {
 	for k, ora := range o.routes {
 		ra, ok := a.routes[k]
 		if !ok {
-			ra = &routeAcc{methods: map[string]int64{}, grpc: ora.grpc, raw: ora.raw, template: ora.template}
+			ra = &routeAcc{methods: map[string]int64{}, grpc: ora.grpc, raw: ora.raw, template: ora.template, segs: ora.segs,
+				params: pathseg.CloneParams(ora.params)}
 			a.routes[k] = ra
+		} else {
+			pathseg.MergeParams(ra.params, ora.params)
 		}
 		addAll(ra.methods, ora.methods)
 		if len(ora.probe) > 0 {
@@ -361,7 +373,8 @@ func (a *edgeAcc) edge(k recording.Key, limits recording.Limits) recording.Edge 
 			path, examples = k, slices.Sorted(slices.Values(ra.examples))
 		}
 		for m, n := range ra.methods {
-			e.Routes = append(e.Routes, recording.Route{Method: m, Path: path, Requests: n, Probe: ra.probe[m], Template: ra.template, Examples: slices.Clone(examples)})
+			e.Routes = append(e.Routes, recording.Route{Method: m, Path: path, Requests: n, Probe: ra.probe[m], Template: ra.template,
+				Examples: slices.Clone(examples), Params: pathseg.CloneParams(ra.params)})
 		}
 	}
 	return e

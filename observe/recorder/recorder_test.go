@@ -11,6 +11,7 @@ import (
 
 	"github.com/cinchmesh/cinch/observe/cluster"
 	"github.com/cinchmesh/cinch/observe/event"
+	"github.com/cinchmesh/cinch/observe/pathseg"
 	"github.com/cinchmesh/cinch/observe/recording"
 )
 
@@ -125,8 +126,41 @@ func TestPathsWithIDsFoldIntoTemplates(t *testing.T) {
 		{Method: "GET", Path: "/orders/ORD-{int}/items", Requests: 50, Template: true,
 			Examples: []string{"/orders/ORD-00000/items", "/orders/ORD-00001/items", "/orders/ORD-00002/items"}},
 	}
+	// 50 distinct ids of five digits: more than the sketch counts exactly.
+	if p := e.Routes[1].Params; len(p) != 1 || p[0].Shortest != 5 || p[0].Longest != 5 || len(p[0].Sketch) != pathseg.SketchSize || p[0].Distinct < pathseg.SketchSize {
+		t.Errorf("params %+v, want one of 5 digits with a full sketch", p)
+	}
+	e.Routes[1].Params = nil
 	if !reflect.DeepEqual(e.Routes, want) || e.RoutesOverflow != 0 {
-		t.Errorf("routes %+v, overflow %d; want %+v", e.Routes, e.RoutesOverflow, want)
+		t.Errorf("routes %#v, overflow %d; want %#v", e.Routes, e.RoutesOverflow, want)
+	}
+}
+
+// TestTemplateEvidence: a template counts the distinct values of each of
+// its parameters (exactly while they are few), the shortest and the
+// longest, across methods and in an outbound-only report joined later.
+func TestTemplateEvidence(t *testing.T) {
+	web, api := pod(webIP, "shop", "web", "web"), pod(apiIP, "shop", "api", "api")
+	var evs [][]event.Event
+	for i, id := range []string{"7", "1042", "7", "88", "1042", "7"} {
+		method := []string{"GET", "DELETE"}[i%2]
+		evs = append(evs, exchange(event.Inbound, uint64(i), web, api, method, "/users/u-"+id+"/keys/"+strings.Repeat("ab12", i+3), 200))
+	}
+	rec, _ := run(t, Options{}, evs...)
+	e := edgeOf(t, rec, "shop/web", "shop/api")
+	if len(e.Routes) != 2 {
+		t.Fatalf("routes %+v, want GET and DELETE of one template", e.Routes)
+	}
+	for _, r := range e.Routes {
+		if r.Path != "/users/u-{int}/keys/{hex}" || len(r.Params) != 2 {
+			t.Fatalf("route %+v", r)
+		}
+		if p := r.Params[0]; p.Distinct != 3 || p.Shortest != 1 || p.Longest != 4 {
+			t.Errorf("%s: the id's evidence is %+v, want 3 distinct values of 1 to 4 digits", r.Method, p)
+		}
+		if p := r.Params[1]; p.Distinct != 6 || p.Shortest != 12 || p.Longest != 32 {
+			t.Errorf("%s: the key's evidence is %+v, want 6 distinct values of 12 to 32 digits", r.Method, p)
+		}
 	}
 }
 

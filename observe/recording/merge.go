@@ -40,6 +40,9 @@ func (r *Recording) Normalize() {
 		slices.SortFunc(e.Routes, compareRoutes)
 		for j := range e.Routes {
 			slices.Sort(e.Routes[j].Examples)
+			for k := range e.Routes[j].Params {
+				e.Routes[j].Params[k].Normalize()
+			}
 		}
 		slices.SortFunc(e.Decisions, compareDecisions)
 		slices.SortFunc(e.SourceIPs, compareSources)
@@ -207,7 +210,7 @@ func cloneEdge(e Edge) Edge {
 	e.Decisions = slices.Clone(e.Decisions)
 	e.Routes = slices.Clone(e.Routes)
 	for i := range e.Routes {
-		e.Routes[i].Examples = slices.Clone(e.Routes[i].Examples)
+		e.Routes[i] = cloneRoute(e.Routes[i])
 	}
 	e.Latency.Buckets = slices.Clone(e.Latency.Buckets)
 	return e
@@ -269,24 +272,41 @@ func mergeEdge(a *Edge, b Edge) {
 		a.Decisions = append(a.Decisions, d)
 	}
 
-	type rk struct {
-		method, path string
-		template     bool
-	}
-	routes := map[rk]Route{}
+	routes := map[routeKey]Route{}
 	for _, r := range append(a.Routes, b.Routes...) {
-		k := rk{r.Method, r.Path, r.Template}
-		have := routes[k]
-		have.Method, have.Path, have.Template = r.Method, r.Path, r.Template
-		have.Requests += r.Requests
-		have.Probe = have.Probe || r.Probe
-		have.Examples = unionExamples(have.Examples, r.Examples)
-		routes[k] = have
+		addRoute(routes, r)
 	}
 	a.Routes = a.Routes[:0]
 	for _, r := range routes {
 		a.Routes = append(a.Routes, r)
 	}
+}
+
+// routeKey identifies a route of an edge.
+type routeKey struct {
+	method, path string
+	template     bool
+}
+
+// addRoute adds r to the route of routes with its method and path.
+func addRoute(routes map[routeKey]Route, r Route) {
+	k := routeKey{r.Method, r.Path, r.Template}
+	have, ok := routes[k]
+	if !ok {
+		routes[k] = cloneRoute(r)
+		return
+	}
+	have.Requests += r.Requests
+	have.Probe = have.Probe || r.Probe
+	have.Examples = unionExamples(have.Examples, r.Examples)
+	have.Params = pathseg.MergeParams(have.Params, r.Params)
+	routes[k] = have
+}
+
+func cloneRoute(r Route) Route {
+	r.Examples = slices.Clone(r.Examples)
+	r.Params = pathseg.CloneParams(r.Params)
+	return r
 }
 
 // foldRaw folds the raw paths of e with typed ids into their templates
@@ -295,29 +315,19 @@ func (e *Edge) foldRaw() {
 	if e.Protocol == ProtocolGRPC {
 		return
 	}
-	type rk struct {
-		method, path string
-		template     bool
-	}
-	routes := map[rk]Route{}
+	routes := map[routeKey]Route{}
 	var buf []byte
 	for _, r := range e.Routes {
 		if !r.Template && !r.Probe {
 			buf = pathseg.AppendPath(buf[:0], r.Path, pathseg.DefaultHexMinLength)
 			if t := string(buf); t != pathseg.EscapeBraces(r.Path) {
-				r = Route{Method: r.Method, Path: t, Requests: r.Requests, Template: true, Examples: []string{r.Path}}
+				segs := pathseg.ParsePath(t)
+				params := make([]pathseg.Evidence, pathseg.Params(segs))
+				pathseg.AddPathValues(segs, r.Path, params)
+				r = Route{Method: r.Method, Path: t, Requests: r.Requests, Template: true, Examples: []string{r.Path}, Params: params}
 			}
 		}
-		k := rk{r.Method, r.Path, r.Template}
-		have, ok := routes[k]
-		if !ok {
-			routes[k] = r
-			continue
-		}
-		have.Requests += r.Requests
-		have.Probe = have.Probe || r.Probe
-		have.Examples = unionExamples(have.Examples, r.Examples)
-		routes[k] = have
+		addRoute(routes, r)
 	}
 	e.Routes = e.Routes[:0]
 	for _, r := range routes {

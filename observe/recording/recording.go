@@ -13,6 +13,8 @@ package recording
 import (
 	"strings"
 	"time"
+
+	"github.com/cinchmesh/cinch/observe/pathseg"
 )
 
 // APIVersion and Kind identify the file format. Readers refuse other
@@ -288,6 +290,28 @@ type Route struct {
 	// Examples are a few raw paths of a template the recorder folded
 	// (sorted, at most MaxExamples); never in a redacted recording.
 	Examples []string `json:"examples,omitempty"`
+	// Params are the evidence of a template's parameters, one per
+	// parameter in the order of the template text: distinct values seen
+	// (counted exactly up to pathseg.SketchSize, estimated beyond), the
+	// shortest and the longest. Route inference reads them: a {hex} whose
+	// values all had one length becomes {hex:N}. Absent for a template
+	// nothing was kept for (a redacted recording, v1alpha1).
+	Params []pathseg.Evidence `json:"params,omitempty"`
+}
+
+// RequestPath is the path that stands for the route's requests when they
+// are evaluated against policy: the raw path, or for a template the first
+// raw path kept of it (a real request, as hand-written policy would see
+// it), else, in a redacted recording, one made up from the template
+// (pathseg.ExamplePath).
+func (r *Route) RequestPath() string {
+	switch {
+	case r.Template && len(r.Examples) > 0:
+		return r.Examples[0]
+	case r.Template:
+		return pathseg.ExamplePath(r.Path)
+	}
+	return r.Path
 }
 
 // MaxExamples is how many raw paths a template keeps as examples.

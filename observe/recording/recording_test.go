@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cinchmesh/cinch/observe/pathseg"
 )
 
 func edge(client, server string, port uint32, routes ...Route) Edge {
@@ -76,12 +78,18 @@ func TestMergeFoldsRawPathsOfOlderRecordings(t *testing.T) {
 		Route{Method: "GET", Path: "/books/2.json", Requests: 1},
 		Route{Method: "GET", Path: "/books/3.json", Requests: 1},
 		Route{Method: "GET", Path: "/books", Requests: 3}))
+	var seven, all pathseg.Evidence
+	seven.Add("7")
+	for _, id := range []string{"1", "2", "3", "7", "7"} {
+		all.Add(id)
+	}
 	newer := sample("file:new", edge("ns/a", "ns/s", 80,
-		Route{Method: "GET", Path: "/books/{int}.json", Requests: 4, Template: true, Examples: []string{"/books/7.json"}}))
+		Route{Method: "GET", Path: "/books/{int}.json", Requests: 4, Template: true, Examples: []string{"/books/7.json"}, Params: []pathseg.Evidence{seven}}))
 	e := Merge(Limits{MaxPathsPerEdge: 2, MaxSourceIPsPerEdge: 1}, old, newer).Edges[0]
 	want := []Route{
 		{Method: "GET", Path: "/books", Requests: 3},
-		{Method: "GET", Path: "/books/{int}.json", Requests: 8, Template: true, Examples: []string{"/books/1.json", "/books/2.json", "/books/3.json"}},
+		{Method: "GET", Path: "/books/{int}.json", Requests: 8, Template: true, Examples: []string{"/books/1.json", "/books/2.json", "/books/3.json"},
+			Params: []pathseg.Evidence{all}},
 	}
 	if !reflect.DeepEqual(e.Routes, want) || e.RoutesOverflow != 0 {
 		t.Errorf("routes %+v, overflow %d; want %+v", e.Routes, e.RoutesOverflow, want)

@@ -115,10 +115,7 @@ func routeMatcher(declared []intents.Route) func(recording.Route) bool {
 		}
 	}
 	return func(rt recording.Route) bool {
-		path := rt.Path
-		if rt.Template {
-			path = routes.Example(path)
-		}
+		path := rt.RequestPath()
 		return slices.ContainsFunc(list, func(c compiled) bool {
 			if c.method != "" && c.method != rt.Method {
 				return false

@@ -11,7 +11,6 @@ import (
 	"github.com/cinchmesh/cinch/observe/recording"
 	"github.com/cinchmesh/cinch/synth/eval"
 	"github.com/cinchmesh/cinch/synth/policy"
-	"github.com/cinchmesh/cinch/synth/routes"
 )
 
 // principal is one way a client reached a server as the server's proxy
@@ -237,7 +236,7 @@ func (r *run) route(e *recording.Edge, rt *recording.Route, n int64, noPath bool
 		d := r.ev.Decide(eval.Request{
 			Destination: e.Server, Port: e.Port,
 			ClientIdentity: p.identity, TLS: p.identity != "", SourceIP: p.ip,
-			Method: rt.Method, Path: requestPath(rt),
+			Method: rt.Method, Path: rt.RequestPath(),
 		})
 		if noPath && (d.Route != (eval.Ref{}) || d.Reason == eval.ReasonNoRouteMatched) {
 			// The decision depends on the route, and the path is unknown.
@@ -360,19 +359,4 @@ func values(m map[findingKey]*Finding) []Finding {
 		out = append(out, *f)
 	}
 	return out
-}
-
-// requestPath is the path evaluated for an observed route: for a
-// template, the first raw path the recorder kept of it (a real request,
-// as a hand-written policy would see it), else, in a redacted recording,
-// a made-up path of the template, which the routes synthesized from the
-// same recording match exactly when they cover the template.
-func requestPath(rt *recording.Route) string {
-	switch {
-	case rt.Template && len(rt.Examples) > 0:
-		return rt.Examples[0]
-	case rt.Template:
-		return routes.Example(rt.Path)
-	}
-	return rt.Path
 }

@@ -39,6 +39,9 @@ type Sample struct {
 	// Template says Path is a template (Template.Redacted of an earlier
 	// inference, as a redacted recording stores it), not a raw path.
 	Template bool
+	// Params are the evidence of a template's parameters, in order
+	// (recording.Route.Params); nil when nothing is known of their values.
+	Params []pathseg.Evidence
 }
 
 // Template is an inferred route.
@@ -118,6 +121,71 @@ type node struct {
 type child struct {
 	seg  segment
 	node *node
+	ev   evidence
+}
+
+// evidence is what was seen of the values of a child's parameters, one
+// pathseg.Evidence per parameter of its segment, when known: values of
+// raw paths, a recorded template's Params, literals a parameter absorbed.
+type evidence struct {
+	params []pathseg.Evidence
+	known  bool
+}
+
+// add counts the values lit gives the parameters of seg.
+func (e *evidence) add(seg segment, lit string) {
+	i := 0
+	seg.Values(lit, func(v string) {
+		if e.known && i < len(e.params) {
+			e.params[i].Add(v)
+		}
+		i++
+	})
+}
+
+// merge adds o's values; evidence of different shapes, or none, makes
+// the values unknown.
+func (e *evidence) merge(o evidence) {
+	if !e.known || !o.known || len(e.params) != len(o.params) {
+		*e = evidence{}
+		return
+	}
+	for i := range e.params {
+		e.params[i].Merge(o.params[i])
+	}
+}
+
+// newEvidence is the empty, known evidence of seg's parameters.
+func newEvidence(seg segment) evidence {
+	return evidence{params: make([]pathseg.Evidence, pathseg.Params([]segment{seg})), known: true}
+}
+
+// narrowed is seg with each {hex} of any length fixed to the one length
+// all its values had, when they were at least minDistinct different
+// values: as narrow as the ids, as a shape template of hex words is.
+func (c *child) narrowed(minDistinct int) segment {
+	if !c.ev.known {
+		return c.seg
+	}
+	var out segment
+	j := 0
+	for i, p := range c.seg {
+		if p.Class == pathseg.Literal {
+			continue
+		}
+		e := c.ev.params[j]
+		j++
+		if p.Class == pathseg.Hex && p.Len == 0 && e.Distinct >= int64(minDistinct) && e.Shortest == e.Longest && e.Shortest > 0 {
+			if out == nil {
+				out = slices.Clone(c.seg)
+			}
+			out[i].Len = e.Shortest
+		}
+	}
+	if out == nil {
+		return c.seg
+	}
+	return out
 }
 
 type leaf struct {
@@ -125,15 +193,15 @@ type leaf struct {
 	samples                 int
 }
 
-// child returns the node under n for seg, adding it when new.
-func (n *node) child(seg segment) *node {
+// child returns the child of n for seg, adding it when new.
+func (n *node) child(seg segment) *child {
 	k := seg.Template()
 	c := n.children[k]
 	if c == nil {
-		c = &child{seg: seg, node: newNode()}
+		c = &child{seg: seg, node: newNode(), ev: newEvidence(seg)}
 		n.children[k] = c
 	}
-	return c.node
+	return c
 }
 
 func newNode() *node { return &node{children: map[string]*child{}, ends: map[string]*leaf{}} }
@@ -189,12 +257,26 @@ func Infer(samples []Sample, opts Options, grpc bool) []Template {
 		}
 		n := root
 		if s.Template {
+			params := s.Params
+			if len(params) != pathseg.Params(segs) {
+				params = nil
+			}
 			for _, seg := range segs {
-				n = n.child(seg)
+				c := n.child(seg)
+				k := pathseg.Params([]segment{seg})
+				if params == nil {
+					c.ev.merge(evidence{})
+				} else {
+					c.ev.merge(evidence{params: params[:k:k], known: true})
+					params = params[k:]
+				}
+				n = c.node
 			}
 		} else {
 			for _, raw := range strings.Split(path[1:], "/") {
-				n = n.child(classify(raw, opts))
+				c := n.child(classify(raw, opts))
+				c.ev.add(c.seg, raw)
+				n = c.node
 			}
 		}
 		l := n.ends[s.Method]
@@ -207,7 +289,7 @@ func Infer(samples []Sample, opts Options, grpc bool) []Template {
 		l.samples++
 	}
 	root.generalize(opts)
-	root.emit(nil, &out)
+	root.emit(nil, opts, &out)
 	// A literal path seen both as a probe and from other clients is one
 	// route: fold the tree's copy into the exact one.
 	out = slices.DeleteFunc(out, func(t Template) bool {
@@ -265,12 +347,14 @@ func (n *node) generalize(opts Options) {
 		return
 	}
 	for _, g := range groups {
-		merged := newNode()
+		merged, ev := newNode(), newEvidence(g.seg)
 		for _, c := range g.members {
 			merged.merge(c.node)
+			lit, _ := c.seg.Literal()
+			ev.add(g.seg, lit)
 			delete(n.children, c.seg.Template())
 		}
-		n.adopt(g.seg, merged)
+		n.adopt(&child{seg: g.seg, node: merged, ev: ev})
 	}
 	n.joinWords()
 	for _, c := range n.children {
@@ -281,15 +365,15 @@ func (n *node) generalize(opts Options) {
 	}
 }
 
-// adopt adds seg with subtree o under n, merging into a child of the same
-// segment.
-func (n *node) adopt(seg segment, o *node) {
-	k := seg.Template()
+// adopt adds c under n, merging into a child of the same segment.
+func (n *node) adopt(c *child) {
+	k := c.seg.Template()
 	if have, ok := n.children[k]; ok {
-		have.node.merge(o)
+		have.node.merge(c.node)
+		have.ev.merge(c.ev)
 		return
 	}
-	n.children[k] = &child{seg: seg, node: o}
+	n.children[k] = c
 }
 
 // absorbCovered merges into each parameter child the siblings whose
@@ -306,6 +390,11 @@ func (n *node) absorbCovered() []*child {
 		for k, c := range n.children {
 			if c != p && covered(p.seg, c.seg) {
 				p.node.merge(c.node)
+				if lit, ok := c.seg.Literal(); ok {
+					p.ev.add(p.seg, lit)
+				} else {
+					p.ev.merge(evidence{})
+				}
 				delete(n.children, k)
 				merged = true
 			}
@@ -359,12 +448,15 @@ func (n *node) joinWords() {
 				joined[i].Len = 0
 			}
 		}
-		merged := newNode()
-		for _, c := range cs {
-			merged.merge(c.node)
+		merged := &child{seg: joined, node: newNode(), ev: cs[0].ev}
+		for i, c := range cs {
+			merged.node.merge(c.node)
+			if i > 0 {
+				merged.ev.merge(c.ev)
+			}
 			delete(n.children, c.seg.Template())
 		}
-		n.adopt(joined, merged)
+		n.adopt(merged)
 	}
 }
 
@@ -426,6 +518,7 @@ func (n *node) merge(o *node) {
 	for k, c := range o.children {
 		if have, ok := n.children[k]; ok {
 			have.node.merge(c.node)
+			have.ev.merge(c.ev)
 			continue
 		}
 		n.children[k] = c
@@ -434,12 +527,12 @@ func (n *node) merge(o *node) {
 
 // emit writes the templates of n's subtree; prefix holds the segments
 // above it.
-func (n *node) emit(prefix []segment, out *[]Template) {
+func (n *node) emit(prefix []segment, opts Options, out *[]Template) {
 	for method, l := range n.ends {
 		*out = append(*out, template(method, prefix, l))
 	}
 	for _, c := range n.children {
-		c.node.emit(append(slices.Clip(prefix), c.seg), out)
+		c.node.emit(append(slices.Clip(prefix), c.narrowed(opts.MinDistinct)), opts, out)
 	}
 }
 
@@ -501,22 +594,6 @@ func literalPath(segs []segment) string {
 		}
 		b.WriteByte('/')
 		b.WriteString(lit)
-	}
-	return b.String()
-}
-
-// Example is one path a template written as Template.Redacted covers, for
-// evaluating a redacted recording against policy: the routes inferred
-// from that recording match the example exactly when they match the
-// template, since templates never overlap.
-func Example(template string) string {
-	if !strings.HasPrefix(template, "/") {
-		return template
-	}
-	var b strings.Builder
-	for _, raw := range strings.Split(template[1:], "/") {
-		b.WriteByte('/')
-		b.WriteString(pathseg.ParseTemplate(raw).Example())
 	}
 	return b.String()
 }

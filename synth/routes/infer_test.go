@@ -12,6 +12,7 @@ import (
 	"github.com/cinchmesh/cinch/fixtures/recorded"
 	"github.com/cinchmesh/cinch/fixtures/truth"
 	fixtures "github.com/cinchmesh/cinch/fixtures/upstream"
+	"github.com/cinchmesh/cinch/observe/pathseg"
 	"github.com/cinchmesh/cinch/observe/recording"
 )
 
@@ -28,7 +29,7 @@ func covers(t *testing.T, samples []Sample, ts []Template) {
 			path = "/" + path
 		}
 		if s.Template {
-			path = Example(s.Path)
+			path = pathseg.ExamplePath(s.Path)
 		}
 		var hits []string
 		for _, tm := range ts {
@@ -101,8 +102,14 @@ func TestInfer(t *testing.T) {
 		{"random ids after a literal prefix", randomIDs("/customers/cus_%s", 12, 10), false, []string{"GET /customers/cus_{alnum:10}"}},
 		{"a few alphabetic prefixes stay literal", append(randomIDs("/docs/ord_%s", 8, 6), randomIDs("/docs/inv_%s", 8, 6)...), false,
 			[]string{"GET /docs/inv_{alnum:6}", "GET /docs/ord_{alnum:6}"}},
-		{"hashes that happen to be all digits join the hex ones", append(randomIDs("/c/chunk-%s.js", 12, -8), "/c/chunk-12345678.js"), false,
+		{"hashes that happen to be all digits join the hex ones, at their one length", append(randomIDs("/c/chunk-%s.js", 12, -8), "/c/chunk-12345678.js"), false,
+			[]string{"GET /c/chunk-{hex:8}.js"}},
+		{"hashes of other lengths join as any length", append(randomIDs("/c/chunk-%s.js", 12, -8), "/c/chunk-123456789.js"), false,
 			[]string{"GET /c/chunk-{hex}.js"}},
+		{"long hex ids of one length are that long", randomIDs("/blobs/%s", 10, -24), false, []string{"GET /blobs/{hex:24}"}},
+		{"long hex ids of several lengths are any length", append(randomIDs("/blobs/%s", 9, -24), randomIDs("/blobs/%s", 1, -40)...), false,
+			[]string{"GET /blobs/{hex}"}},
+		{"too few long hex ids to fix their length", randomIDs("/blobs/%s", 9, -24), false, []string{"GET /blobs/{hex}"}},
 		{"query strings are not part of the path", []string{"/search?q=a", "/search?q=b"}, false, []string{"GET /search"}},
 		{"gRPC is never templated", []string{"/pkg.v1.Svc/Get1", "/pkg.v1.Svc/Get2"}, true,
 			[]string{"GET /pkg.v1.Svc/Get1", "GET /pkg.v1.Svc/Get2"}},
@@ -314,6 +321,37 @@ func TestUpstreamTemplatesEqualTruth(t *testing.T) {
 }
 
 // redact turns templates into the samples a redacted recording holds.
+// streamed folds raw samples into templates as the recorder does below
+// its route limit: typed on sight, with the evidence of each parameter.
+func streamed(samples []Sample) []Sample {
+	var out []Sample
+	index := map[[2]string]int{}
+	for _, s := range samples {
+		if !Expressible(s.Path) {
+			continue // as Infer leaves it out
+		}
+		path, _, _ := strings.Cut(s.Path, "?")
+		key := string(pathseg.AppendPath(nil, path, pathseg.DefaultHexMinLength))
+		if pathseg.IsLiteral(key) {
+			out = append(out, Sample{Method: s.Method, Path: path, Requests: s.Requests})
+			continue
+		}
+		k := [2]string{s.Method, key}
+		i, ok := index[k]
+		if !ok {
+			segs := pathseg.ParsePath(key)
+			i = len(out)
+			index[k] = i
+			out = append(out, Sample{Method: s.Method, Path: key, Template: true, Params: make([]pathseg.Evidence, pathseg.Params(segs))})
+		}
+		out[i].Requests += s.Requests
+		if !pathseg.AddPathValues(pathseg.ParsePath(key), path, out[i].Params) {
+			panic(fmt.Sprintf("%q is not a path of its own template %q", path, key))
+		}
+	}
+	return out
+}
+
 func redact(ts []Template) []Sample {
 	var out []Sample
 	for _, tm := range ts {
@@ -331,7 +369,7 @@ func readsBack(t *testing.T, ts []Template, grpc bool) {
 		t.Errorf("read back from the redacted form: templates %q, want %q", a, b)
 	}
 	for _, tm := range ts {
-		ex := Sample{Method: tm.Method, Path: Example(tm.Redacted)}
+		ex := Sample{Method: tm.Method, Path: pathseg.ExamplePath(tm.Redacted)}
 		var hits []string
 		for _, o := range ts {
 			if o.Method == tm.Method && (o.Match == MatchExact && o.Value == ex.Path ||
@@ -401,6 +439,13 @@ func FuzzInfer(f *testing.F) {
 		mixed := append(redact(Infer(samples[:half], DefaultOptions(), grpc)), samples[half:]...)
 		if a, b := patterns(Infer(mixed, DefaultOptions(), grpc)), patterns(got); !slices.Equal(a, b) {
 			t.Errorf("half redacted: templates %q, all raw: %q", a, b)
+		}
+		// Folded as the recorder folds them as they stream by (evidence
+		// and all): the same templates as from the raw paths.
+		if !grpc {
+			if a, b := inferred(Infer(streamed(samples), DefaultOptions(), false)), inferred(got); !slices.Equal(a, b) {
+				t.Errorf("streamed: templates %q, raw: %q", a, b)
+			}
 		}
 		for _, tm := range got {
 			if tm.Match == MatchRegularExpression {

@@ -62,7 +62,7 @@ func streamedSamples(rec *recording.Recording) (map[string][]Sample, map[string]
 		k := fmt.Sprintf("%s %d", e.Server, e.Port)
 		grpc[k] = grpc[k] || e.Protocol == recording.ProtocolGRPC
 		for _, r := range e.Routes {
-			out[k] = append(out[k], Sample{Method: r.Method, Path: r.Path, Requests: r.Requests, Template: r.Template})
+			out[k] = append(out[k], Sample{Method: r.Method, Path: r.Path, Requests: r.Requests, Template: r.Template, Params: r.Params})
 		}
 		if e.RoutesOverflow > 0 {
 			out[k] = nil // marks the port: a request without a route
@@ -71,8 +71,9 @@ func streamedSamples(rec *recording.Recording) (map[string][]Sample, map[string]
 	return out, grpc
 }
 
-// sameInference checks the streamed state against the raw paths of evs.
-func sameInference(t *testing.T, name string, evs []event.Event, rec *recording.Recording) {
+// sameInference checks the streamed state against the raw paths of evs,
+// both inferred with opts.
+func sameInference(t *testing.T, name string, evs []event.Event, rec *recording.Recording, opts Options) {
 	t.Helper()
 	raw := rawSamples(evs)
 	streamed, grpc := streamedSamples(rec)
@@ -86,7 +87,7 @@ func sameInference(t *testing.T, name string, evs []event.Event, rec *recording.
 			t.Errorf("%s: %s: requests without a route", name, k)
 			continue
 		}
-		a, b := inferred(Infer(st, DefaultOptions(), grpc[k])), inferred(Infer(samples, DefaultOptions(), grpc[k]))
+		a, b := inferred(Infer(st, opts, grpc[k])), inferred(Infer(samples, opts, grpc[k]))
 		if !slices.Equal(a, b) {
 			t.Errorf("%s: %s: from the recorder's templates\n  %q\nfrom every raw path\n  %q", name, k, a, b)
 		}
@@ -110,7 +111,12 @@ func record(t *testing.T, evs []event.Event, limits recording.Limits) *recording
 func TestStreamedTemplatesEqualRawOnEveryScenario(t *testing.T) {
 	for _, name := range recorded.Scenarios(t) {
 		evs := recorded.Load(t, name).Events()
-		sameInference(t, name, evs, record(t, evs, recording.DefaultLimits))
+		rec := record(t, evs, recording.DefaultLimits)
+		for _, hexMin := range []int{8, 12, 16} {
+			opts := DefaultOptions()
+			opts.HexMinLength = hexMin
+			sameInference(t, fmt.Sprintf("%s (--route-hex-min-length %d)", name, hexMin), evs, rec, opts)
+		}
 	}
 }
 
@@ -157,6 +163,8 @@ flows:
 		if seed%3 == 0 {
 			limits.MaxPathsPerEdge = 200
 		}
-		sameInference(t, fmt.Sprintf("seed %d (limit %d)", seed, limits.MaxPathsPerEdge), evs, record(t, evs, limits))
+		opts := DefaultOptions()
+		opts.HexMinLength = []int{4, 8, 12, 16, 24}[seed%5]
+		sameInference(t, fmt.Sprintf("seed %d (limit %d, --route-hex-min-length %d)", seed, limits.MaxPathsPerEdge, opts.HexMinLength), evs, record(t, evs, limits), opts)
 	}
 }
