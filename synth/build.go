@@ -77,6 +77,9 @@ func Synthesize(rec *recording.Recording, opts Options) (*Result, error) {
 		return nil, err
 	}
 	res.Warnings = append(res.Warnings, wide...)
+	if w := recordedProbeSources(ev, grants, res, &opts); w != "" {
+		res.Warnings = append(res.Warnings, w)
+	}
 	if err := selfCheck(ev.refused.remove(rec), res); err != nil {
 		return nil, err
 	}

@@ -38,6 +38,8 @@ type portGrant struct {
 	warnings []string
 	// merges are the route matches written for several templates.
 	merges []RouteMerge
+	// kubelet says the probe sources are granted on the port.
+	kubelet bool
 }
 
 // routeObject is one HTTPRoute or GRPCRoute to write: its name after the
@@ -158,6 +160,7 @@ func decidePort(sp *serverPort, ev *evidence, opts *Options) *portGrant {
 	switch {
 	case needKubelet && kubelet != nil:
 		callers = append(callers, kubelet)
+		g.kubelet = true
 	case needKubelet:
 		g.warn("%s port %d: its gRPC probe gets no probe route from Linkerd, and no probe source is known: give --probe-networks with your node CIDRs, or the probe is denied once the Server enforces", sp.Server, sp.Port)
 	}
@@ -326,4 +329,21 @@ func probeNetworks(opts *Options, nodes []string) []netip.Prefix {
 		}
 	}
 	return prefixes(addrs, PrefixLengths{})
+}
+
+// recordedProbeSources warns when the probe sources granted are the node
+// addresses of the recording (no --probe-networks): a node added later,
+// or one the window did not see, cannot probe the pods scheduled on it.
+func recordedProbeSources(ev *evidence, g *grants, res *Result, opts *Options) string {
+	if len(opts.ProbeNetworks) > 0 || len(ev.nodes) == 0 {
+		return ""
+	}
+	used := len(res.AdminPorts) > 0 && len(res.AdminPorts[0].Probes) > 0
+	for _, pg := range g.ports {
+		used = used || pg.kubelet
+	}
+	if !used {
+		return ""
+	}
+	return fmt.Sprintf("probes are authorized from the %d node addresses in the recording only: a node added later (or one the window did not see) cannot probe the pods scheduled on it; give --probe-networks with your node CIDRs", len(ev.nodes))
 }

@@ -3,6 +3,7 @@ package synth
 import (
 	"net/netip"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/cinchmesh/cinch/observe/recording"
@@ -121,4 +122,21 @@ func TestGRPCProbeWithoutProbeSources(t *testing.T) {
 		}
 	}
 	t.Errorf("no warning about the gRPC probe: %q", c.res.Warnings)
+}
+
+// TestRecordedProbeSourcesWarn: probe grants built from the node addresses
+// the recording saw are said to miss nodes added later.
+func TestRecordedProbeSourcesWarn(t *testing.T) {
+	const want = "probes are authorized from the 1 node addresses in the recording only"
+	for _, given := range []bool{false, true} {
+		opts := options(LevelRoute)
+		if given {
+			opts.ProbeNetworks = []netip.Prefix{netip.MustParsePrefix("10.0.0.0/24")}
+		}
+		c := synthesizeChecked(t, "probe sources", probeRecording(), opts)
+		warned := slices.ContainsFunc(c.res.Warnings, func(w string) bool { return strings.HasPrefix(w, want) })
+		if warned == given {
+			t.Errorf("--probe-networks given %v: warned %v: %q", given, warned, c.res.Warnings)
+		}
+	}
 }

@@ -94,6 +94,7 @@ func (g *portGrant) decideRoutes(matchers []*matcher, probeCaller *caller, maxRo
 					kubelet := probeCaller != nil && c.Node && (probeRedirect(sp, r) || isProbeRequest(sp, r))
 					if kubelet {
 						use(m, probeCaller)
+						g.kubelet = true
 					}
 					if own || !kubelet {
 						use(m, c)
@@ -108,6 +109,7 @@ func (g *portGrant) decideRoutes(matchers []*matcher, probeCaller *caller, maxRo
 			for _, m := range matchers {
 				if m.matches(p.method, p.path) {
 					use(m, probeCaller)
+					g.kubelet = true
 					break
 				}
 			}
