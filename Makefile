@@ -8,7 +8,7 @@ DEMO := .demo
 all: lint test
 
 build:
-	$(GO) build -o $(BIN) ./cmd/cinch
+	$(GO) build -ldflags="-s -w" -o $(BIN) ./cmd/cinch
 
 # Unit and integration tests, plus lint (CI's gate).
 test: lint

@@ -2,6 +2,8 @@ package cmd
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"os"
 	"os/exec"
@@ -12,11 +14,14 @@ import (
 )
 
 // The built binary, for tests of what a user sees: exit codes, signals,
-// stdout and stderr of a real process. It is built once per test run, into
-// binDir, which TestMain removes.
+// stdout and stderr of a real process. It is built once per test run,
+// stripped as the release build is (-s -w: no symbol table and no DWARF,
+// which is most of the link), into a directory of the temporary directory
+// kept per checkout: go build does not link again a binary that is up to
+// date, so a run after one that changed nothing the binary is built from
+// (a test, the docs) reuses it.
 var (
 	binOnce sync.Once
-	binDir  string
 	binPath string
 	binErr  error
 )
@@ -24,11 +29,18 @@ var (
 func cinchBinary(t *testing.T) string {
 	t.Helper()
 	binOnce.Do(func() {
-		if binDir, binErr = os.MkdirTemp("", "cinch-cmd-test-"); binErr != nil {
+		module, err := filepath.Abs("..")
+		if err != nil {
+			binErr = err
 			return
 		}
-		binPath = filepath.Join(binDir, "cinch")
-		out, err := exec.Command("go", "build", "-o", binPath, "./cinch").CombinedOutput()
+		sum := sha256.Sum256([]byte(module))
+		dir := filepath.Join(os.TempDir(), "cinch-test-bin-"+hex.EncodeToString(sum[:6]))
+		if binErr = os.MkdirAll(dir, 0o755); binErr != nil {
+			return
+		}
+		binPath = filepath.Join(dir, "cinch")
+		out, err := exec.Command("go", "build", "-ldflags=-s -w", "-o", binPath, "./cinch").CombinedOutput()
 		if err != nil {
 			binErr = errors.New("go build ./cmd/cinch: " + err.Error() + "\n" + string(out))
 		}

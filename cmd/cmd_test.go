@@ -17,11 +17,7 @@ import (
 // names: a test that wants an API server passes --kubeconfig.
 func TestMain(m *testing.M) {
 	os.Setenv("KUBECONFIG", filepath.Join(os.TempDir(), "cinch-test-no-kubeconfig"))
-	code := m.Run()
-	if binDir != "" {
-		os.RemoveAll(binDir)
-	}
-	os.Exit(code)
+	os.Exit(m.Run())
 }
 
 func run(t *testing.T, stdin string, args ...string) (stdout, stderr string, err error) {

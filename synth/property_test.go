@@ -6,9 +6,11 @@ import (
 	"maps"
 	"math/rand/v2"
 	"net/netip"
+	"os"
 	"reflect"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -22,7 +24,22 @@ import (
 // evaluator directly, request by request, rather than trusting synth's
 // own self-check.
 
-const propertySeeds = 40
+// propertySeeds is how many random recordings the seed-driven property
+// tests check (some tests a fraction of them): CINCH_PROPERTY_SEEDS, else
+// 16, which keeps make test quick; CI runs 40, and a long run any number.
+var propertySeeds = seedsFromEnv(16)
+
+func seedsFromEnv(def int) int {
+	v := os.Getenv("CINCH_PROPERTY_SEEDS")
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 4 {
+		panic("CINCH_PROPERTY_SEEDS=" + v + ": want a whole number, at least 4")
+	}
+	return n
+}
 
 const trustDomain = ".serviceaccount.identity.linkerd.cluster.local"
 
