@@ -7,6 +7,7 @@ DEMO := .demo
 
 all: lint test
 
+# Stripped as the release build is (-s -w: no symbol table, no DWARF), which halves the link.
 build:
 	$(GO) build -ldflags="-s -w" -o $(BIN) ./cmd/cinch
 

@@ -19,7 +19,7 @@ import (
 // which is most of the link), into a directory of the temporary directory
 // kept per checkout: go build does not link again a binary that is up to
 // date, so a run after one that changed nothing the binary is built from
-// (a test, the docs) reuses it.
+// (its Go sources, the commit it is stamped with) reuses it.
 var (
 	binOnce sync.Once
 	binPath string
