@@ -158,7 +158,11 @@ func (o *diffOptions) run(ctx context.Context, s Streams, args []string, opts di
 		if err != nil {
 			return fmt.Errorf("--cluster-file: %w", err)
 		}
-		opts.Cluster = cluster.NewInventory(objs, cluster.Options{TrustDomain: o.trustDomain})
+		inv := cluster.NewInventory(objs, cluster.Options{TrustDomain: o.trustDomain})
+		if err := checkFit(s, inv, rec, cluster.FitOptions{Namespaces: opts.Namespaces}, clusterFilesName([]string{o.clusterFile})); err != nil {
+			return err
+		}
+		opts.Cluster = inv
 	}
 	rep, err := diff.Evaluate(rec, set, opts)
 	if err != nil {

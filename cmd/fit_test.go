@@ -55,9 +55,11 @@ func TestClusterFileOfAnotherAppIsRefused(t *testing.T) {
 	if r := runBin(t, dir, "", "observe", "--from-file", demoFile("shop.tap.json.gz"), "--cluster-file", demoFile("shop.cluster.yaml"), "-o", "shop.yaml"); r.code != 0 || strings.Contains(r.stderr, "warning") {
 		t.Fatalf("observe with the shop's own objects: exit %d\n%s", r.code, r.stderr)
 	}
-	r := runBin(t, dir, "", "synth", "shop.yaml", "--cluster-file", tinyObjects)
-	if r.code != ExitFailure || r.stdout != "" || !strings.Contains(r.stderr, "fit none of the traffic") || !strings.Contains(r.stderr, "--cluster-file FILE") {
-		t.Errorf("synth with another app's objects: exit %d, stdout %d bytes, want 3 and no policy\n%s", r.code, len(r.stdout), r.stderr)
+	for _, verb := range [][]string{{"synth", "shop.yaml"}, {"diff", "shop.yaml", "--policy", demoFile("shop.cluster.yaml")}} {
+		r := runBin(t, dir, "", append(verb, "--cluster-file", tinyObjects)...)
+		if r.code != ExitFailure || r.stdout != "" || !strings.Contains(r.stderr, "fit none of the traffic") || !strings.Contains(r.stderr, "--cluster-file FILE") {
+			t.Errorf("%s with another app's objects: exit %d, stdout %d bytes, want 3 and nothing written\n%s", verb[0], r.code, len(r.stdout), r.stderr)
+		}
 	}
 }
 

@@ -27,6 +27,10 @@ func TestOneMeaningPerFlag(t *testing.T) {
 	root := NewRoot("cinch", Streams{In: strings.NewReader(""), Out: io.Discard, Err: io.Discard})
 	kubeFlags := []string{"kubeconfig", "context", "cluster", "user", "namespace", "as", "as-group", "token", "server", "certificate-authority", "insecure-skip-tls-verify", "request-timeout", "tls-server-name"}
 	talks := map[string]bool{"observe": true, "synth": true, "pr": true, "report": true, "diff": true, "explain": true, "status": true, "alerts": true}
+	// Live targets are in one namespace, as in linkerd viz tap.
+	if _, _, err := run(t, "", "observe", "deploy/web", "-n", "a,b"); ExitCode(err) != ExitUsage || !strings.Contains(err.Error(), "live targets are in one namespace") {
+		t.Errorf("observe deploy/web -n a,b: %v, want a usage error", err)
+	}
 	verbs(root, func(c *cobra.Command) {
 		name := c.Name()
 		if n := c.Flags().Lookup("namespace"); n != nil && (n.Shorthand != "n" || n.Value.Type() != "stringSlice") {

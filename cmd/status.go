@@ -180,6 +180,10 @@ func (o *statusOptions) run(ctx context.Context, s Streams, args []string) (*sta
 		if in.Objects, err = cluster.ReadFile(o.diff.clusterFile); err != nil {
 			return nil, nil, fmt.Errorf("--cluster-file: %w", err)
 		}
+		inv := cluster.NewInventory(in.Objects, cluster.Options{TrustDomain: o.diff.trustDomain})
+		if err := checkFit(s, inv, ev.Recording, cluster.FitOptions{Namespaces: only}, clusterFilesName([]string{o.diff.clusterFile})); err != nil {
+			return nil, nil, err
+		}
 	}
 	recs := args
 	if len(recs) == 0 {
