@@ -164,8 +164,16 @@ func spansOf[S ~string | ~[]byte](s Segment, raw S, off int, dst [][2]int) ([][2
 			return spansOf(rest, raw[p.Len:], off+p.Len, append(dst, [2]int{off, off + p.Len}))
 		}
 	}
-	for k := len(raw); k > 0; k-- {
-		if !whole(p.Class, raw[:k]) {
+	longest := len(raw)
+	if p.Class.Word() {
+		// A run can only end within its longest prefix of its characters.
+		longest = 0
+		for longest < len(raw) && runOf(p.Class, raw[longest:longest+1]) {
+			longest++
+		}
+	}
+	for k := longest; k > 0; k-- {
+		if !p.Class.Word() && !whole(p.Class, raw[:k]) {
 			continue
 		}
 		if got, ok := spansOf(rest, raw[k:], off+k, append(dst, [2]int{off, off + k})); ok {
