@@ -25,6 +25,9 @@ func checkFit(s Streams, inv *cluster.Inventory, rec *recording.Recording, opts 
 	for _, line := range findings {
 		fmt.Fprintln(s.Err, "  -", line)
 	}
+	if f.NoTimes {
+		fmt.Fprintln(s.Err, "  - not checked: whether the pods existed when the traffic was recorded (the recording has no times for its traffic: saved output has them with observe --window-end)")
+	}
 	return nil
 }
 

@@ -105,4 +105,11 @@ func TestClusterFileThatFitsBadlyWarns(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "rec.yaml")); err != nil {
 		t.Errorf("a warning still writes the recording: %v", err)
 	}
+	if strings.Contains(r.stderr, "not checked") {
+		t.Errorf("with --window-end the pods' creation is checked:\n%s", r.stderr)
+	}
+	r = runBin(t, dir, "", "observe", "--from-file", shopTap, "--cluster-file", objects, "-o", "rec.yaml")
+	if r.code != 0 || !strings.Contains(r.stderr, "not checked: whether the pods existed when the traffic was recorded (the recording has no times for its traffic: saved output has them with observe --window-end)") || strings.Contains(r.stderr, "created after the traffic") {
+		t.Errorf("without --window-end: exit %d, want the creation check said to be skipped:\n%s", r.code, r.stderr)
+	}
 }
