@@ -390,9 +390,14 @@ func (n *node) absorbCovered() []*child {
 		for k, c := range n.children {
 			if c != p && covered(p.seg, c.seg) {
 				p.node.merge(c.node)
-				if lit, ok := c.seg.Literal(); ok {
+				switch lit, ok := c.seg.Literal(); {
+				case ok:
 					p.ev.add(p.seg, lit)
-				} else {
+				case wordShape(c.seg) == wordShape(p.seg):
+					// Part for part ({hex:8} in {hex}): the values are
+					// the same parameters'.
+					p.ev.merge(c.ev)
+				default:
 					p.ev.merge(evidence{})
 				}
 				delete(n.children, k)
@@ -558,20 +563,13 @@ func template(method string, segs []segment, l *leaf) Template {
 }
 
 // covered says whether every value of segment s matches parameter p: a
-// literal it matches, or, for {param}, any segment ending in its
-// extension.
+// literal it matches, or a segment whose parts it covers
+// (pathseg.Segment.Covers: " 000A" and " {hex}", anything and {param}).
 func covered(p, s segment) bool {
 	if lit, ok := s.Literal(); ok {
 		return p.Match(lit)
 	}
-	if p[0].Class != pathseg.Any {
-		return false
-	}
-	if len(p) == 1 {
-		return true
-	}
-	last := s[len(s)-1]
-	return last.Class == pathseg.Literal && strings.HasSuffix(last.Lit, p[1].Lit) && (len(s) > 1 || last.Lit != p[1].Lit)
+	return p.Covers(s)
 }
 
 // parseTemplate reads the segments of a template written as

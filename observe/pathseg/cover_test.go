@@ -1,0 +1,34 @@
+package pathseg
+
+import "testing"
+
+func TestCovers(t *testing.T) {
+	for _, tc := range []struct {
+		s, c string
+		want bool
+	}{
+		{"0000A {int} {hex}", "0000A {int} 000A", true},
+		{"{hex}", "{int}", true},
+		{"{alnum}", "a{int}b", true},
+		{"{hex:8}", "{hex:8}", true},
+		{"{hex:8}", "ab{hex:6}", true},
+		{"{hex:8}", "{int}", false}, // ints have any length
+		{"{hex}", "{alnum:4}", false},
+		{"{param}", "x-{uuid}.json", true},
+		{"{param}.pdf", "report-{date}.pdf", true},
+		{"{param}.pdf", "report-{date}.csv", false},
+		{"{int}", "{int}-{int}", false},
+		{"ORD-{int}", "INV-{int}", false},
+		{"{date}", "{date}", true},
+		{"{email}", "{param}", false},
+	} {
+		s, c := ParseTemplate(tc.s), ParseTemplate(tc.c)
+		if got := s.Covers(c); got != tc.want {
+			t.Errorf("%q covers %q: %v, want %v", tc.s, tc.c, got, tc.want)
+		}
+		// Sound: what it covers, its values match.
+		if tc.want && !s.Match(c.Example()) {
+			t.Errorf("%q covers %q but not its value %q", tc.s, tc.c, c.Example())
+		}
+	}
+}
