@@ -89,3 +89,130 @@ func coverPart(p Part, toks []Part, j int, rest func(int) bool) bool {
 func wordWithin(a, b Class) bool {
 	return a == b || a == Int && (b == Hex || b == Alnum) || a == Hex && b == Alnum
 }
+
+// Overlaps says whether some value is a value of both s and o: a walk of
+// the two segments' automata, byte by byte, that reaches both ends at
+// once. It is exact.
+func (s Segment) Overlaps(o Segment) bool {
+	a, b := s.automaton(), o.automaton()
+	type pair struct{ x, y int }
+	seen := map[pair]bool{{0, 0}: true}
+	queue := []pair{{0, 0}}
+	for len(queue) > 0 {
+		p := queue[0]
+		queue = queue[1:]
+		if p.x == a.accept && p.y == b.accept {
+			return true
+		}
+		for _, ea := range a.edges[p.x] {
+			for _, eb := range b.edges[p.y] {
+				n := pair{ea.to, eb.to}
+				if seen[n] || !someByte(ea.in, eb.in) {
+					continue
+				}
+				seen[n] = true
+				queue = append(queue, n)
+			}
+		}
+	}
+	return false
+}
+
+// automaton is a segment as a nondeterministic automaton over bytes:
+// state 0 is the start, accept the end.
+type automaton struct {
+	edges  [][]edge
+	accept int
+}
+
+type edge struct {
+	in func(byte) bool
+	to int
+}
+
+func someByte(f, g func(byte) bool) bool {
+	for c := 0; c < 256; c++ {
+		if f(byte(c)) && g(byte(c)) {
+			return true
+		}
+	}
+	return false
+}
+
+// automaton builds s's automaton part by part.
+func (s Segment) automaton() automaton {
+	var a automaton
+	state := func() int { a.edges = append(a.edges, nil); return len(a.edges) - 1 }
+	link := func(from, to int, in func(byte) bool) { a.edges[from] = append(a.edges[from], edge{in, to}) }
+	cur := state()
+	chain := func(ins ...func(byte) bool) {
+		for _, in := range ins {
+			next := state()
+			link(cur, next, in)
+			cur = next
+		}
+	}
+	plus := func(in func(byte) bool) { // one or more
+		next := state()
+		link(cur, next, in)
+		link(next, next, in)
+		cur = next
+	}
+	is := func(b byte) func(byte) bool { return func(c byte) bool { return c == b } }
+	digit, hex := isDigit, isHex
+	alnum := func(c byte) bool { return isWordByte(c) }
+	repeat := func(in func(byte) bool, n int) []func(byte) bool {
+		out := make([]func(byte) bool, n)
+		for i := range out {
+			out[i] = in
+		}
+		return out
+	}
+	for _, p := range s {
+		switch p.Class {
+		case Literal:
+			for i := 0; i < len(p.Lit); i++ {
+				chain(is(p.Lit[i]))
+			}
+		case Int, Hex, Alnum:
+			in := map[Class]func(byte) bool{Int: digit, Hex: hex, Alnum: alnum}[p.Class]
+			if p.Len > 0 {
+				chain(repeat(in, p.Len)...)
+			} else {
+				plus(in)
+			}
+		case Date:
+			chain(append(append(append(append(repeat(digit, 4), is('-')), repeat(digit, 2)...), is('-')), repeat(digit, 2)...)...)
+		case UUID:
+			for i, n := range []int{8, 4, 4, 4, 12} {
+				if i > 0 {
+					chain(is('-'))
+				}
+				chain(repeat(hex, n)...)
+			}
+		case Email:
+			local := func(c byte) bool { return isWordByte(c) || c == '.' || c == '_' || c == '%' || c == '+' || c == '-' }
+			label := func(c byte) bool { return isWordByte(c) || c == '-' }
+			plus(local)
+			chain(is('@'))
+			plus(label)
+			chain(is('.'))
+			dot := cur
+			// Another label and its dot, or the last one: two or more
+			// letters.
+			next := state()
+			link(dot, next, label)
+			link(next, next, label)
+			link(next, dot, is('.'))
+			t1, t2 := state(), state()
+			link(dot, t1, isLetter)
+			link(t1, t2, isLetter)
+			link(t2, t2, isLetter)
+			cur = t2
+		case Any:
+			plus(func(c byte) bool { return c != '/' })
+		}
+	}
+	a.accept = cur
+	return a
+}

@@ -32,3 +32,29 @@ func TestCovers(t *testing.T) {
 		}
 	}
 }
+
+func TestOverlaps(t *testing.T) {
+	for _, tc := range []struct {
+		s, o string
+		want bool
+	}{
+		{"0000A {hex} A", "0000A {int} {hex}", true}, // 0000A 0 A
+		{"{int}.json", "{hex}", false},
+		{"{int}", "{hex:4}", true},
+		{"{int}", "{alnum:3}x", false},
+		{"ORD-{int}", "INV-{int}", false},
+		{"{email}", "{param}.com", true},
+		{"{email}", "{int}", false},
+		{"{date}", "{int}-{int}-{int}", true},
+		{"{uuid}", "{hex}", false},
+		{"a{param}", "{param}b", true},
+	} {
+		s, o := ParseTemplate(tc.s), ParseTemplate(tc.o)
+		if got := s.Overlaps(o); got != tc.want {
+			t.Errorf("%q overlaps %q: %v, want %v", tc.s, tc.o, got, tc.want)
+		}
+		if got := o.Overlaps(s); got != tc.want {
+			t.Errorf("%q overlaps %q: %v, want %v", tc.o, tc.s, got, tc.want)
+		}
+	}
+}

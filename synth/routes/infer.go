@@ -116,6 +116,11 @@ type node struct {
 	children map[string]*child
 	// ends counts, per method, the samples whose path ends here.
 	ends map[string]*leaf
+	// settled says the subtree is generalized and nothing was merged
+	// into it since: generalizing it again would change nothing, so it
+	// is not walked again (each level walks its children more than once,
+	// which would otherwise cost 2^depth on a deep path).
+	settled bool
 }
 
 type child struct {
@@ -319,6 +324,10 @@ func Infer(samples []Sample, opts Options, grpc bool) []Template {
 // become a parameter, and a wider class absorbs the narrower ones at the
 // same position.
 func (n *node) generalize(opts Options) {
+	if n.settled {
+		return
+	}
+	defer func() { n.settled = true }()
 	n.absorbCovered()
 	for _, c := range n.children {
 		c.node.generalize(opts)
@@ -363,6 +372,80 @@ func (n *node) generalize(opts Options) {
 	for _, c := range n.absorbCovered() {
 		c.node.generalize(opts)
 	}
+	for _, c := range n.separate() {
+		c.node.generalize(opts)
+	}
+}
+
+// separate merges typed siblings whose values overlap, neither holding
+// all of the other's (0000A {hex} A and 0000A {int} {hex} both match
+// 0000A 0 A), into one {param} between the literal text both start and
+// end with, so that no path matches two templates; what that covers joins
+// it. It returns the children that grew.
+func (n *node) separate() []*child {
+	var grew []*child
+	for {
+		var typed []*child
+		for _, c := range n.children {
+			if c.seg.Typed() {
+				typed = append(typed, c)
+			}
+		}
+		slices.SortFunc(typed, func(a, b *child) int { return cmp.Compare(a.seg.Template(), b.seg.Template()) })
+		var merged *child
+	pairs:
+		for i, a := range typed {
+			for _, b := range typed[i+1:] {
+				if a.seg.Overlaps(b.seg) {
+					merged = &child{seg: spanning(a.seg, b.seg), node: newNode()}
+					for _, c := range []*child{a, b} {
+						merged.node.merge(c.node)
+						delete(n.children, c.seg.Template())
+					}
+					break pairs
+				}
+			}
+		}
+		if merged == nil {
+			return grew
+		}
+		n.adopt(merged)
+		n.absorbCovered()
+		grew = slices.DeleteFunc(grew, func(c *child) bool { return n.children[c.seg.Template()] != c })
+		grew = append(grew, n.children[merged.seg.Template()])
+	}
+}
+
+// spanning is {param} between the literal text two typed segments both
+// start with and both end with: every value of either is one of it.
+func spanning(a, b segment) segment {
+	lead := func(s segment) string {
+		if s[0].Class == pathseg.Literal {
+			return s[0].Lit
+		}
+		return ""
+	}
+	trail := func(s segment) string {
+		if last := s[len(s)-1]; last.Class == pathseg.Literal {
+			return last.Lit
+		}
+		return ""
+	}
+	prefix := commonPrefix(lead(a), lead(b))
+	la, lb := trail(a), trail(b)
+	n := 0
+	for n < len(la) && n < len(lb) && la[len(la)-1-n] == lb[len(lb)-1-n] {
+		n++
+	}
+	var out segment
+	if prefix != "" {
+		out = append(out, pathseg.Part{Lit: prefix})
+	}
+	out = append(out, pathseg.Part{Class: pathseg.Any})
+	if n > 0 {
+		out = append(out, pathseg.Part{Lit: la[len(la)-n:]})
+	}
+	return out
 }
 
 // adopt adds c under n, merging into a child of the same segment.
@@ -510,6 +593,7 @@ func commonExtension(n *node) string {
 
 // merge folds o's subtree into n.
 func (n *node) merge(o *node) {
+	n.settled = false
 	for m, l := range o.ends {
 		have := n.ends[m]
 		if have == nil {
