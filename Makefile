@@ -32,7 +32,7 @@ bench:
 FUZZTIME ?= 30s
 FUZZ := ./observe/tapstream:FuzzRawDecoder ./observe/tapstream:FuzzJSONDecoder \
 	./observe/tapstream:FuzzTextDecoder ./observe/recording:FuzzDecode ./observe/recording:FuzzParseIdentity ./observe/prom:FuzzDecodeAnswer \
-	./synth/policy:FuzzRead ./synth/routes:FuzzInfer
+	./observe/pathseg:FuzzClassify ./observe/pathseg:FuzzCovers ./synth/policy:FuzzRead ./synth/routes:FuzzInfer
 fuzz:
 	@for t in $(FUZZ); do \
 		echo "fuzz $${t#*:} in $${t%%:*} for $(FUZZTIME)"; \

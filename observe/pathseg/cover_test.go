@@ -1,6 +1,10 @@
 package pathseg
 
-import "testing"
+import (
+	"strings"
+	"testing"
+	"unicode/utf8"
+)
 
 func TestCovers(t *testing.T) {
 	for _, tc := range []struct {
@@ -57,4 +61,28 @@ func TestOverlaps(t *testing.T) {
 			t.Errorf("%q overlaps %q: %v, want %v", tc.o, tc.s, got, tc.want)
 		}
 	}
+}
+
+// FuzzCovers: for two raw segments typed on sight, Covers is sound (what
+// one covers, the other's raw value matches) and Overlaps misses no
+// shared value (a raw value both match is one both overlap on).
+func FuzzCovers(f *testing.F) {
+	f.Add("0000A 0 000A", "0000A 0 A00000000000")
+	f.Add("ORD-1", "INV-2")
+	f.Add("x@y.io", "a.b")
+	f.Fuzz(func(t *testing.T, x, y string) {
+		if strings.Contains(x+y, "/") || x == "" || y == "" || !utf8.ValidString(x+y) {
+			return
+		}
+		s, c := Classify(x, 12), Classify(y, 12)
+		if s.Covers(c) && !s.Match(y) {
+			t.Errorf("%q covers %q but not its value %q", s.Template(), c.Template(), y)
+		}
+		if s.Match(y) && !s.Overlaps(c) {
+			t.Errorf("%q and %q share %q but do not overlap", s.Template(), c.Template(), y)
+		}
+		if s.Overlaps(c) != c.Overlaps(s) {
+			t.Errorf("%q overlaps %q one way only", s.Template(), c.Template())
+		}
+	})
 }
