@@ -1,8 +1,11 @@
 package pathseg
 
 import (
+	"encoding/json"
+	"fmt"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -23,7 +26,43 @@ type Evidence struct {
 	Shortest int   `json:"shortest"`
 	Longest  int   `json:"longest"`
 	// Sketch is sorted ascending, without repeats.
-	Sketch []uint32 `json:"sketch"`
+	Sketch Sketch `json:"sketch"`
+}
+
+// Sketch is the smallest hashes of the values seen. In a file it is one
+// string of eight hex digits per hash, so a recording spends one line on
+// it.
+type Sketch []uint32
+
+// MarshalJSON writes the hashes as one hex string.
+func (k Sketch) MarshalJSON() ([]byte, error) {
+	out := make([]byte, 0, 2+8*len(k))
+	out = append(out, '"')
+	for _, h := range k {
+		out = fmt.Appendf(out, "%08x", h)
+	}
+	return append(out, '"'), nil
+}
+
+// UnmarshalJSON reads the hashes written by MarshalJSON.
+func (k *Sketch) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("sketch: want a string of hex digits: %w", err)
+	}
+	if len(s)%8 != 0 {
+		return fmt.Errorf("sketch %q: want eight hex digits per hash", s)
+	}
+	out := make(Sketch, 0, len(s)/8)
+	for i := 0; i < len(s); i += 8 {
+		h, err := strconv.ParseUint(s[i:i+8], 16, 32)
+		if err != nil {
+			return fmt.Errorf("sketch %q: want eight hex digits per hash: %w", s, err)
+		}
+		out = append(out, uint32(h))
+	}
+	*k = out
+	return nil
 }
 
 // Add counts one value.
