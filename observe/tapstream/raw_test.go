@@ -610,6 +610,48 @@ func TestRawDecode(t *testing.T) {
 	}
 }
 
+// TestFastTCPAddress: the fast path takes the usual encoding and gives what
+// the generic decoder gives; every other encoding is left to the latter.
+func TestFastTCPAddress(t *testing.T) {
+	body := func(field []byte) []byte { // the TcpAddress inside pbTCP's field
+		_, _, n := protowire.ConsumeTag(field)
+		v, _ := protowire.ConsumeBytes(field[n:])
+		return v
+	}
+	for _, tc := range []struct {
+		name string
+		in   []byte
+		fast bool
+	}{
+		{"ipv4 and a one-byte port", body(pbTCP(1, pbIPv4("10.42.0.21"), 80)), true},
+		{"ipv4 and a three-byte port", body(pbTCP(1, pbIPv4("255.1.2.3"), 65535)), true},
+		{"port beyond 32 bits", body(pbTCP(1, pbIPv4("10.0.0.1"), 1<<40|7)), true},
+		{"no port", pbBytes(1, pbIPv4("10.0.0.1")), false},
+		{"port first", pbMsg(pbVarint(2, 8080), pbBytes(1, pbIPv4("10.0.0.1"))), false},
+		{"ipv6", body(pbTCP(1, pbIPv6("fd00::1"), 443)), false},
+		{"a field after the port", pbMsg(body(pbTCP(1, pbIPv4("10.0.0.1"), 1)), pbVarint(3, 1)), false},
+		{"truncated port", body(pbTCP(1, pbIPv4("10.0.0.1"), 300))[:9], false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var fast, generic event.Peer
+			ok := fastTCPAddress(tc.in, &fast)
+			if ok != tc.fast {
+				t.Fatalf("fast path took it: %v, want %v", ok, tc.fast)
+			}
+			err := decodeTCPAddressFields(tc.in, &generic)
+			if !ok {
+				if fast != (event.Peer{}) {
+					t.Errorf("fast path refused but set %+v", fast)
+				}
+				return
+			}
+			if err != nil || fast != generic {
+				t.Errorf("fast %+v, generic %+v (%v)", fast, generic, err)
+			}
+		})
+	}
+}
+
 func TestRawDecodeErrors(t *testing.T) {
 	good := pbFrame(rawSrc, rawDst, pbDirection(1), rawGetIndex)
 	errRead := errors.New("connection reset")
