@@ -14,8 +14,12 @@ import (
 func checkFit(s Streams, inv *cluster.Inventory, rec *recording.Recording, opts cluster.FitOptions, from string) error {
 	f := inv.Fit(rec, opts)
 	if f.NothingFits() {
-		return fmt.Errorf("the cluster objects of %s fit none of the traffic: none of its %d workloads and addresses is among them (servers: %s; %d requests); they are another cluster's or app's. Give the objects of the cluster the traffic was recorded in, taken while its pods ran, with --cluster-file FILE (kubectl get pods,rs,deploy,sts,ds,svc,nodes,ns -A -o yaml > FILE)",
-			from, f.Peers, f.UnknownExamples(), f.Requests)
+		how := "with --cluster-file FILE (kubectl get pods,rs,deploy,sts,ds,svc,nodes,ns -A -o yaml > FILE)"
+		if strings.HasPrefix(from, "kube context") {
+			how = "with --context NAME (the kubeconfig context of that cluster), or " + how
+		}
+		return fmt.Errorf("the cluster objects of %s fit none of the traffic: none of its %d workloads and addresses is among them (servers: %s; %d requests); they are another cluster's or app's. Give the objects of the cluster the traffic was recorded in, taken while its pods ran, %s",
+			from, f.Peers, f.UnknownExamples(), f.Requests, how)
 	}
 	findings := f.Findings()
 	if len(findings) == 0 {

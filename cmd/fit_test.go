@@ -2,6 +2,7 @@ package cmd
 
 import (
 	"bytes"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -60,6 +61,31 @@ func TestClusterFileOfAnotherAppIsRefused(t *testing.T) {
 		if r.code != ExitFailure || r.stdout != "" || !strings.Contains(r.stderr, "fit none of the traffic") || !strings.Contains(r.stderr, "--cluster-file FILE") {
 			t.Errorf("%s with another app's objects: exit %d, stdout %d bytes, want 3 and nothing written\n%s", verb[0], r.code, len(r.stdout), r.stderr)
 		}
+	}
+}
+
+// TestKubeContextOfAnotherClusterIsRefused: saved tap output replayed
+// where the current kube context is another cluster (one that has none
+// of its addresses) is refused as a wrong --cluster-file is, and the
+// message names the context and both ways out.
+func TestKubeContextOfAnotherClusterIsRefused(t *testing.T) {
+	dir := t.TempDir()
+	srv := fakeAPIServer(t, func(w http.ResponseWriter, r *http.Request) { http.NotFound(w, r) })
+	defer srv.Close()
+	kc := kubeconfig(t, srv)
+	shopTap, _ := scenarioFiles(t, dir, "shop")
+	write(t, dir, "rec.yaml", "kept\n")
+	r := runBin(t, dir, "", "observe", "--from-file", shopTap, "--kubeconfig", kc, "-o", "rec.yaml")
+	if r.code != ExitFailure {
+		t.Fatalf("observe with another cluster's kube context: exit %d, want 3\n%s", r.code, r.stderr)
+	}
+	for _, want := range []string{`kube context "test" fit none of the traffic`, "--context NAME", "--cluster-file FILE", "rec.yaml is left as it was"} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, r.stderr)
+		}
+	}
+	if got, _ := os.ReadFile(filepath.Join(dir, "rec.yaml")); string(got) != "kept\n" {
+		t.Errorf("observe overwrote -o: %q", got)
 	}
 }
 
