@@ -1,6 +1,7 @@
 package synth
 
 import (
+	"bytes"
 	"fmt"
 	"math/rand/v2"
 	"net/netip"
@@ -8,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cinchmesh/cinch/fixtures/judge"
 	"github.com/cinchmesh/cinch/fixtures/recorded"
 	"github.com/cinchmesh/cinch/fixtures/scenario"
 	"github.com/cinchmesh/cinch/observe/recording"
@@ -23,8 +25,10 @@ const freshPerFlow = 25
 // 100%). Near-misses of each are drawn too, and each must be denied
 // (precision at least 99%): the same path from a client that does not use
 // the route, with a method the route was not seen with, with one id
-// broken so that it is not of its type, and with an extra segment. The
-// evaluator decides, request by request, not synth's self-check.
+// broken so that it is not of its type, and with an extra segment.
+// fixtures/judge decides, request by request, over the YAML stream users
+// apply: it shares no code with synth and its evaluator, and the evaluator
+// must agree with it on every request.
 func TestRouteLevelFreshIDs(t *testing.T) {
 	tested := 0
 	for _, name := range recorded.Scenarios(t) {
@@ -38,22 +42,28 @@ func TestRouteLevelFreshIDs(t *testing.T) {
 			opts := options(LevelRoute)
 			opts.Mode = ModeEnforce
 			c := synthesizeChecked(t, name, rec, opts)
+			var cluster bytes.Buffer
+			if err := sc.WriteCluster(&cluster); err != nil {
+				t.Fatal(err)
+			}
+			rf := newReferee(t, c.res, cluster.Bytes(), judge.Options{})
 			fresh, nearMisses := freshRequests(t, sc, rec)
 			for _, r := range fresh {
-				if ok, d := c.admitted(r.request); !ok {
-					t.Errorf("recall: fresh %s %s from %s to %s:%d (route %s) is denied: %s", r.method, r.path, r.client, r.server, r.port, r.route, d.Reason)
+				if !c.judge(t, rf, r.request, "fresh") {
+					t.Errorf("recall: fresh %s %s from %s to %s:%d (route %s) is denied", r.method, r.path, r.client, r.server, r.port, r.route)
 				}
 			}
 			denied := 0
 			for _, r := range nearMisses {
-				if ok, _ := c.admitted(r.request); ok {
+				if c.judge(t, rf, r.request, "near-miss ("+r.why+")") {
 					t.Logf("precision: near-miss (%s) %s %s from %s to %s:%d is admitted", r.why, r.method, r.path, r.client, r.server, r.port)
 					continue
 				}
 				denied++
 			}
 			precision := float64(denied) / float64(len(nearMisses))
-			t.Logf("%s: %d fresh requests all admitted; %d of %d near-misses denied (precision %.4f)", name, len(fresh), denied, len(nearMisses), precision)
+			t.Logf("%s: %d fresh requests, all admitted; %d of %d near-misses denied (precision %.4f); the judge and the evaluator agree on %d of %d",
+				name, len(fresh), denied, len(nearMisses), precision, len(fresh)+len(nearMisses)-rf.disagreements, len(fresh)+len(nearMisses))
 			if precision < 0.99 {
 				t.Errorf("precision %.4f, want at least 0.99", precision)
 			}

@@ -1,0 +1,182 @@
+package synth
+
+import (
+	"bytes"
+	"fmt"
+	"net/netip"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/cinchmesh/cinch/fixtures/judge"
+	"github.com/cinchmesh/cinch/fixtures/recorded"
+	"github.com/cinchmesh/cinch/observe/recording"
+)
+
+// referee decides requests with fixtures/judge, which shares no code with
+// synth or synth/eval, over the YAML stream `cinch synth` writes and the
+// cluster's pods: the independent checker of generated policy.
+type referee struct {
+	j    *judge.Judge
+	pods map[recording.PeerID][]judge.Pod
+	// disagreements counts the requests the evaluator decided otherwise.
+	disagreements int
+}
+
+// newReferee writes res as `cinch synth` does and reads it, with the pods
+// of the cluster objects.
+func newReferee(t *testing.T, res *Result, cluster []byte, opts judge.Options) *referee {
+	t.Helper()
+	var stream bytes.Buffer
+	if err := WriteStream(&stream, res); err != nil {
+		t.Fatal(err)
+	}
+	return newRefereeYAML(t, stream.Bytes(), cluster, opts)
+}
+
+func newRefereeYAML(t *testing.T, manifests, cluster []byte, opts judge.Options) *referee {
+	t.Helper()
+	j, err := judge.New(manifests, opts)
+	if err != nil {
+		t.Fatalf("the judge cannot read the generated policy: %v", err)
+	}
+	pods, err := judge.ReadPods(cluster)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rf := &referee{j: j, pods: map[recording.PeerID][]judge.Pod{}}
+	for _, p := range pods {
+		_, name, _ := strings.Cut(p.Owner, "/")
+		id := recording.PeerID(p.Namespace + "/" + name)
+		rf.pods[id] = append(rf.pods[id], p)
+	}
+	return rf
+}
+
+// source is the address r comes from: its own, or its client's first pod's.
+func (rf *referee) source(r request) (netip.Addr, error) {
+	if r.ip.IsValid() {
+		return r.ip, nil
+	}
+	if ps := rf.pods[r.client]; len(ps) > 0 {
+		return ps[0].IP, nil
+	}
+	return netip.Addr{}, fmt.Errorf("no address of client %s", r.client)
+}
+
+// admitted says whether a generated Server admits r through an
+// authorization (not a default policy, not audit) on every pod of its
+// destination, with the judge's verdict on the first pod that decided
+// otherwise (or the last).
+func (rf *referee) admitted(r request) (bool, judge.Verdict, error) {
+	pods := rf.pods[r.server]
+	if len(pods) == 0 {
+		return false, judge.Verdict{}, fmt.Errorf("no pods of %s in the cluster objects", r.server)
+	}
+	src, err := rf.source(r)
+	if err != nil {
+		return false, judge.Verdict{}, err
+	}
+	var v judge.Verdict
+	for i := range pods {
+		v, err = rf.j.Decide(&pods[i], judge.Request{Port: int32(r.port), Identity: r.identity, Source: src, Method: r.method, Path: r.path})
+		if err != nil {
+			return false, v, err
+		}
+		if !v.Enforced() {
+			return false, v, nil
+		}
+	}
+	return true, v, nil
+}
+
+// judge decides r with the referee and with the evaluator, fails t when
+// they disagree, and returns the referee's answer.
+func (c *checker) judge(t *testing.T, rf *referee, r request, what string) bool {
+	t.Helper()
+	ok, v, err := rf.admitted(r)
+	if err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+	if evalOK, d := c.admitted(r); evalOK != ok {
+		rf.disagreements++
+		as := r.identity
+		if as == "" {
+			as = r.ip.String()
+		}
+		t.Errorf("%s %s %s from %s (%s) to %s:%d: the judge says admitted %v (%s), the evaluator %v (%s; server %s, route %s, authorization %s)",
+			what, r.method, r.path, r.client, as, r.server, r.port, ok, v, evalOK, d.Reason, d.Server.Name, d.Route.Name, d.Authorization.Name)
+	}
+	return ok
+}
+
+// TestJudgeCatchesBrokenPolicy shows the judge can fail: route-level
+// policy of the scenarios with typed ids, broken the ways a synth bug
+// would break it, either loses recall or precision on the fresh requests
+// and near-misses of TestRouteLevelFreshIDs, or is refused by the judge.
+func TestJudgeCatchesBrokenPolicy(t *testing.T) {
+	breakages := []struct {
+		name, from, to string
+		// refused is the judge's error; empty: it reads the policy.
+		refused string
+	}{
+		{name: "regex widened to any segment", from: `\[0-9\]\+`, to: `[^/]+`},
+		{name: "regex admits a tail", from: `(type: RegularExpression\n\s+value: )(.*)`, to: `$1$2(/.*)?`},
+		{name: "typed route widened to a PathPrefix of its first segment", from: `type: RegularExpression\n(\s+)value: (/[^/\n]+)/.*`, to: "type: PathPrefix\n${1}value: $2"},
+		{name: "method dropped", from: `- method: [A-Z]+\n\s+path:`, to: `- path:`},
+		{name: "identities dropped", from: `(kind: ServiceAccount\n\s+name: ).*`, to: `${1}someone-else`},
+		{name: "identities widened to *", from: `identityRefs:\n(\s+- kind: ServiceAccount\n\s+name: .*\n\s+namespace: .*\n)+`, to: "identities: ['*']\n"},
+		{name: "route detached from its Server", from: `(parentRefs:\n\s+- group: policy.linkerd.io\n\s+kind: Server\n\s+name: ).*`, to: `${1}elsewhere`, refused: "parent Server elsewhere does not exist"},
+		{name: "a header match", from: `- method: ([A-Z]+)\n`, to: "- method: $1\n      headers: [{name: x, value: y}]\n", refused: `unknown field "headers"`},
+	}
+	for _, name := range []string{"rest", "shop"} {
+		sc := recorded.Load(t, name)
+		rec := recorded.Scenario(t, name)
+		opts := options(LevelRoute)
+		opts.Mode = ModeEnforce
+		res, err := Synthesize(rec, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var stream, cluster bytes.Buffer
+		if err := WriteStream(&stream, res); err != nil {
+			t.Fatal(err)
+		}
+		if err := sc.WriteCluster(&cluster); err != nil {
+			t.Fatal(err)
+		}
+		fresh, nearMisses := freshRequests(t, sc, rec)
+		for _, b := range breakages {
+			broken := regexp.MustCompile(b.from).ReplaceAll(stream.Bytes(), []byte(b.to))
+			if bytes.Equal(broken, stream.Bytes()) {
+				t.Errorf("%s, %s: the breakage changes nothing", name, b.name)
+				continue
+			}
+			if b.refused != "" {
+				if _, err := judge.New(broken, judge.Options{}); err == nil || !strings.Contains(err.Error(), b.refused) {
+					t.Errorf("%s, %s: the judge's error is %v, want one saying %q", name, b.name, err, b.refused)
+				}
+				continue
+			}
+			rf := newRefereeYAML(t, broken, cluster.Bytes(), judge.Options{})
+			count := func(rs []judged) (admitted int) {
+				for _, r := range rs {
+					ok, _, err := rf.admitted(r.request)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if ok {
+						admitted++
+					}
+				}
+				return admitted
+			}
+			recall := float64(count(fresh)) / float64(len(fresh))
+			precision := 1 - float64(count(nearMisses))/float64(len(nearMisses))
+			t.Logf("%s, %s: recall %.4f, precision %.4f", name, b.name, recall, precision)
+			if recall == 1 && precision >= 0.99 {
+				t.Errorf("%s, %s: the judge finds nothing wrong (recall %.4f, precision %.4f)", name, b.name, recall, precision)
+			}
+		}
+	}
+}
