@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cinchmesh/cinch/fixtures/judge"
 	"github.com/cinchmesh/cinch/fixtures/recorded"
 	"github.com/cinchmesh/cinch/observe/recording"
 	"github.com/cinchmesh/cinch/synth/eval"
@@ -16,11 +17,19 @@ import (
 // TestDefaultDenyKeepsScrapesAndProxyProbes reads the written policy back
 // and asks the evaluator, with every namespace at default deny, what the
 // proxies' admin port admits: the scraper on /metrics and kubelet on /live
-// and /ready, nobody else and nothing else.
+// and /ready, nobody else and nothing else. fixtures/judge decides every
+// request too, over the YAML stream and the scenario's pods, and the
+// evaluator must agree with it.
 func TestDefaultDenyKeepsScrapesAndProxyProbes(t *testing.T) {
 	rec := recorded.Scenario(t, "shop")
+	var cluster bytes.Buffer
+	if err := recorded.Load(t, "shop").WriteCluster(&cluster); err != nil {
+		t.Fatal(err)
+	}
 	nodes := netip.MustParsePrefix("192.168.0.0/24")
 	offCluster := netip.MustParsePrefix("203.0.113.0/28")
+	// scraperPod is where meshed scrapers' requests come from.
+	scraperPod := netip.MustParseAddr("10.42.200.1")
 	for _, level := range Levels {
 		for _, tc := range []struct {
 			name    string
@@ -42,6 +51,7 @@ func TestDefaultDenyKeepsScrapesAndProxyProbes(t *testing.T) {
 					t.Fatal(err)
 				}
 				ev := readBack(t, rec, res)
+				rf := newReferee(t, res, cluster.Bytes(), judge.Options{})
 				for _, w := range rec.Workloads {
 					if !w.Meshed || !slices.Contains(res.DefaultDeny, w.Namespace) {
 						continue
@@ -49,8 +59,19 @@ func TestDefaultDenyKeepsScrapesAndProxyProbes(t *testing.T) {
 					allow := func(r eval.Request, want bool) {
 						t.Helper()
 						r.Destination, r.Port = w.ID, eval.AdminPort
-						if d := ev.Decide(r); d.Allowed != want {
+						if !r.SourceIP.IsValid() {
+							r.SourceIP = scraperPod
+						}
+						d := ev.Decide(r)
+						if d.Allowed != want {
 							t.Errorf("%s %s from %q %v: allowed %v (%s), want %v", w.ID, r.Path, r.ClientIdentity, r.SourceIP, d.Allowed, d.Reason, want)
+						}
+						v, err := rf.decide(request{server: w.ID, port: r.Port, identity: r.ClientIdentity, ip: r.SourceIP, method: r.Method, path: r.Path})
+						if err != nil {
+							t.Fatal(err)
+						}
+						if v.Allowed != d.Allowed {
+							t.Errorf("%s %s from %q %v: the judge says %s, the evaluator allowed %v (%s)", w.ID, r.Path, r.ClientIdentity, r.SourceIP, v, d.Allowed, d.Reason)
 						}
 					}
 					for _, id := range tc.ids {

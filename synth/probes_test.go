@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cinchmesh/cinch/fixtures/judge"
 	"github.com/cinchmesh/cinch/observe/recording"
 	"github.com/cinchmesh/cinch/synth/eval"
 	"github.com/cinchmesh/cinch/synth/policy"
@@ -50,13 +51,50 @@ func probeRecording() *recording.Recording {
 	return rec
 }
 
+// probePods is probeRecording's api pod as the API server has it once
+// injected: the probes on the containers that declare their ports (the
+// tcpSocket probe on a sidecar's), and the proxy's admin port with its
+// /live and /ready probes.
+const probePods = `apiVersion: apps/v1
+kind: ReplicaSet
+metadata:
+  name: api-7c9f
+  namespace: shop
+  ownerReferences: [{kind: Deployment, name: api}]
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: api-7c9f-q2x4
+  namespace: shop
+  labels: {app: api, pod-template-hash: 7c9f, linkerd.io/control-plane-ns: linkerd}
+  ownerReferences: [{kind: ReplicaSet, name: api-7c9f}]
+spec:
+  containers:
+  - name: main
+    ports: [{name: http, containerPort: 8080}, {name: grpc, containerPort: 9090}]
+    readinessProbe: {httpGet: {path: '/ready?verbose=1', port: 8080}}
+    livenessProbe: {httpGet: {path: /health, port: http}}
+    startupProbe: {grpc: {port: 9090}}
+  - name: health
+    ports: [{name: health, containerPort: 8081}]
+    livenessProbe: {tcpSocket: {port: 8081}}
+  - name: linkerd-proxy
+    ports: [{name: linkerd-admin, containerPort: 4191}, {name: linkerd-proxy, containerPort: 4143}]
+    livenessProbe: {httpGet: {path: /live, port: 4191}}
+    readinessProbe: {httpGet: {path: /ready, port: 4191}}
+status: {podIP: 10.1.0.10}
+`
+
 // TestProbesKeepWorking: under default deny and enforcement, at every
 // level, the kubelet's probe requests are admitted from a node never seen
 // in the recording (a pod may be rescheduled anywhere in the probe
 // networks): the httpGet probe with a query string, the redirect it
 // follows, and the gRPC health check Linkerd gives no probe route to.
 // At route level they are all the kubelet gets; tcpSocket probes need no
-// policy (the proxy accepts the connection) and get none.
+// policy (the proxy accepts the connection) and get none. fixtures/judge
+// decides every request too, over the YAML stream and the pod, and the
+// evaluator must agree with it.
 func TestProbesKeepWorking(t *testing.T) {
 	rec := probeRecording()
 	node := netip.MustParseAddr("10.0.0.77")
@@ -71,8 +109,18 @@ func TestProbesKeepWorking(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		rf := newReferee(t, c.res, []byte(probePods), judge.Options{})
 		kubelet := func(port uint32, method, path string) eval.Decision {
-			return ev.Decide(eval.Request{Destination: "shop/api", Port: port, SourceIP: node, Method: method, Path: path})
+			d := ev.Decide(eval.Request{Destination: "shop/api", Port: port, SourceIP: node, Method: method, Path: path})
+			v, err := rf.decide(request{client: "node:n2", server: "shop/api", port: port, ip: node, method: method, path: path})
+			if err != nil {
+				t.Fatalf("%s: %v", level, err)
+			}
+			if v.Allowed != d.Allowed {
+				t.Errorf("%s: the kubelet's %s %s on port %d: the judge says %s, the evaluator allowed %v (%s; server %s, route %s, authorization %s)",
+					level, method, path, port, v, d.Allowed, d.Reason, d.Server.Name, d.Route.Name, d.Authorization.Name)
+			}
+			return d
 		}
 		for _, p := range []struct {
 			port         uint32

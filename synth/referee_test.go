@@ -64,30 +64,37 @@ func (rf *referee) source(r request) (netip.Addr, error) {
 	return netip.Addr{}, fmt.Errorf("no address of client %s", r.client)
 }
 
-// admitted says whether a generated Server admits r through an
-// authorization (not a default policy, not audit) on every pod of its
-// destination, with the judge's verdict on the first pod that decided
-// otherwise (or the last).
-func (rf *referee) admitted(r request) (bool, judge.Verdict, error) {
+// decide is the judge's verdict on r at every pod of its destination,
+// which must all agree.
+func (rf *referee) decide(r request) (judge.Verdict, error) {
 	pods := rf.pods[r.server]
 	if len(pods) == 0 {
-		return false, judge.Verdict{}, fmt.Errorf("no pods of %s in the cluster objects", r.server)
+		return judge.Verdict{}, fmt.Errorf("no pods of %s in the cluster objects", r.server)
 	}
 	src, err := rf.source(r)
 	if err != nil {
-		return false, judge.Verdict{}, err
+		return judge.Verdict{}, err
 	}
-	var v judge.Verdict
+	var first judge.Verdict
 	for i := range pods {
-		v, err = rf.j.Decide(&pods[i], judge.Request{Port: int32(r.port), Identity: r.identity, Source: src, Method: r.method, Path: r.path})
+		v, err := rf.j.Decide(&pods[i], judge.Request{Port: int32(r.port), Identity: r.identity, Source: src, Method: r.method, Path: r.path})
 		if err != nil {
-			return false, v, err
+			return v, err
 		}
-		if !v.Enforced() {
-			return false, v, nil
+		if i == 0 {
+			first = v
+		} else if v.Allowed != first.Allowed || v.Enforced() != first.Enforced() {
+			return v, fmt.Errorf("pods %s and %s of %s decide %s %s differently: %s, %s", pods[0].Name, pods[i].Name, r.server, r.method, r.path, first, v)
 		}
 	}
-	return true, v, nil
+	return first, nil
+}
+
+// admitted says whether a generated Server admits r through an
+// authorization (not a default policy, not audit), with the verdict.
+func (rf *referee) admitted(r request) (bool, judge.Verdict, error) {
+	v, err := rf.decide(r)
+	return v.Enforced(), v, err
 }
 
 // judge decides r with the referee and with the evaluator, fails t when
