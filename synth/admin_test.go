@@ -7,7 +7,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/cinchmesh/cinch/fixtures/judge"
 	"github.com/cinchmesh/cinch/fixtures/recorded"
 	"github.com/cinchmesh/cinch/observe/recording"
 	"github.com/cinchmesh/cinch/synth/eval"
@@ -51,7 +50,7 @@ func TestDefaultDenyKeepsScrapesAndProxyProbes(t *testing.T) {
 					t.Fatal(err)
 				}
 				ev := readBack(t, rec, res)
-				rf := newReferee(t, res, cluster.Bytes(), judge.Options{})
+				rf := newReferee(t, res, clusterPods(t, cluster.Bytes()))
 				for _, w := range rec.Workloads {
 					if !w.Meshed || !slices.Contains(res.DefaultDeny, w.Namespace) {
 						continue

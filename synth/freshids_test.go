@@ -9,7 +9,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/cinchmesh/cinch/fixtures/judge"
 	"github.com/cinchmesh/cinch/fixtures/recorded"
 	"github.com/cinchmesh/cinch/fixtures/scenario"
 	"github.com/cinchmesh/cinch/observe/recording"
@@ -46,7 +45,7 @@ func TestRouteLevelFreshIDs(t *testing.T) {
 			if err := sc.WriteCluster(&cluster); err != nil {
 				t.Fatal(err)
 			}
-			rf := newReferee(t, c.res, cluster.Bytes(), judge.Options{})
+			rf := newReferee(t, c.res, clusterPods(t, cluster.Bytes()))
 			fresh, nearMisses := freshRequests(t, sc, rec)
 			for _, r := range fresh {
 				if !c.judge(t, rf, r.request, "fresh") {

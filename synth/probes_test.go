@@ -6,7 +6,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/cinchmesh/cinch/fixtures/judge"
 	"github.com/cinchmesh/cinch/observe/recording"
 	"github.com/cinchmesh/cinch/synth/eval"
 	"github.com/cinchmesh/cinch/synth/policy"
@@ -109,7 +108,7 @@ func TestProbesKeepWorking(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		rf := newReferee(t, c.res, []byte(probePods), judge.Options{})
+		rf := newReferee(t, c.res, clusterPods(t, []byte(probePods)))
 		kubelet := func(port uint32, method, path string) eval.Decision {
 			d := ev.Decide(eval.Request{Destination: "shop/api", Port: port, SourceIP: node, Method: method, Path: path})
 			v, err := rf.decide(request{client: "node:n2", server: "shop/api", port: port, ip: node, method: method, path: path})

@@ -22,7 +22,9 @@ import (
 // The property tests synthesize random recordings (fixed seeds, so every
 // run checks the same cases) and check what the policy admits with the
 // evaluator directly, request by request, rather than trusting synth's
-// own self-check.
+// own self-check; fixtures/judge, which shares no code with synth or the
+// evaluator, decides every such request too over the YAML stream, and
+// must agree.
 
 // propertySeeds is how many random recordings the seed-driven property
 // tests check (some tests a fraction of them): CINCH_PROPERTY_SEEDS, else
@@ -201,6 +203,24 @@ type checker struct {
 	opts Options
 	res  *Result
 	ev   *eval.Evaluator
+	// rf is the independent judge every admitted request is checked
+	// against, made on the first.
+	rf *referee
+	// out is the YAML stream of res, written once.
+	out []byte
+}
+
+// stream is the YAML stream `cinch synth` writes for c.res.
+func (c *checker) stream() []byte {
+	c.t.Helper()
+	if c.out == nil {
+		var out bytes.Buffer
+		if err := WriteStream(&out, c.res); err != nil {
+			c.t.Fatalf("%s: %v", c.name, err)
+		}
+		c.out = out.Bytes()
+	}
+	return c.out
 }
 
 func synthesizeChecked(t *testing.T, name string, rec *recording.Recording, opts Options) *checker {
@@ -246,10 +266,25 @@ func (c *checker) decide(r request) eval.Decision {
 // admitted says whether the generated policy admits r: a generated Server
 // claims the port (not a default policy) and authorizes r, with its own
 // authorizations or, for probes, Linkerd's. In audit mode the Server
-// admits everything else too, which is not an authorization.
+// admits everything else too, which is not an authorization. The
+// evaluator decides, and fixtures/judge must agree.
 func (c *checker) admitted(r request) (bool, eval.Decision) {
+	c.t.Helper()
 	d := c.decide(r)
-	return d.Reason == eval.ReasonAuthorized && d.Server.Kind != "default", d
+	ok := d.Reason == eval.ReasonAuthorized && d.Server.Kind != "default"
+	if c.rf == nil {
+		c.rf = newRefereeYAML(c.t, c.stream(), recordingPods(c.rec))
+	}
+	v, err := c.rf.decide(r)
+	if err != nil {
+		c.t.Fatalf("%s: %v", c.name, err)
+	}
+	if v.Enforced() != ok {
+		c.rf.disagreements++
+		c.t.Errorf("%s: %s: the judge says admitted %v (%s), the evaluator %v (%s; server %s, route %s, authorization %s)",
+			c.name, r, v.Enforced(), v, ok, d.Reason, d.Server.Name, d.Route.Name, d.Authorization.Name)
+	}
+	return ok, d
 }
 
 // authorized says whether one of the generated authorizations admits r.
@@ -524,15 +559,12 @@ func (c *checker) checkNoWildcards() {
 // checkRoundTrip: the stream passes the admission rules and reads back as
 // the same objects.
 func (c *checker) checkRoundTrip() {
-	var out bytes.Buffer
-	if err := WriteStream(&out, c.res); err != nil {
-		c.t.Fatalf("%s: %v", c.name, err)
-	}
+	out := c.stream()
 	want := resultSet(c.res)
 	if errs := policy.Validate(want); len(errs) > 0 {
 		c.t.Errorf("%s: the output fails the admission rules: %v", c.name, errs)
 	}
-	got, err := policy.Read(bytes.NewReader(out.Bytes()), "stream", policy.ReadOptions{})
+	got, err := policy.Read(bytes.NewReader(out), "stream", policy.ReadOptions{})
 	if err != nil {
 		c.t.Fatalf("%s: the output does not read back: %v", c.name, err)
 	}
@@ -540,7 +572,7 @@ func (c *checker) checkRoundTrip() {
 	want.Normalize()
 	got.Normalize()
 	if !reflect.DeepEqual(want, got) {
-		c.t.Errorf("%s: the output reads back as other objects:\n%s", c.name, out.String())
+		c.t.Errorf("%s: the output reads back as other objects:\n%s", c.name, out)
 	}
 }
 

@@ -2,6 +2,7 @@ package synth
 
 import (
 	"bytes"
+	"cmp"
 	"fmt"
 	"net/netip"
 	"regexp"
@@ -23,45 +24,90 @@ type referee struct {
 	disagreements int
 }
 
-// newReferee writes res as `cinch synth` does and reads it, with the pods
-// of the cluster objects.
-func newReferee(t *testing.T, res *Result, cluster []byte, opts judge.Options) *referee {
+// newReferee writes res as `cinch synth` does and reads it, with pods.
+func newReferee(t *testing.T, res *Result, pods map[recording.PeerID][]judge.Pod) *referee {
 	t.Helper()
 	var stream bytes.Buffer
 	if err := WriteStream(&stream, res); err != nil {
 		t.Fatal(err)
 	}
-	return newRefereeYAML(t, stream.Bytes(), cluster, opts)
+	return newRefereeYAML(t, stream.Bytes(), pods)
 }
 
-func newRefereeYAML(t *testing.T, manifests, cluster []byte, opts judge.Options) *referee {
+// newRefereeYAML reads manifests with Linkerd's defaults (the cluster
+// default policy all-unauthenticated, probes from every address), as the
+// evaluator's tests are configured.
+func newRefereeYAML(t *testing.T, manifests []byte, pods map[recording.PeerID][]judge.Pod) *referee {
 	t.Helper()
-	j, err := judge.New(manifests, opts)
+	j, err := judge.New(manifests, judge.Options{})
 	if err != nil {
 		t.Fatalf("the judge cannot read the generated policy: %v", err)
 	}
+	return &referee{j: j, pods: pods}
+}
+
+// clusterPods reads the pods of cluster objects, by workload
+// (namespace/owner name).
+func clusterPods(t *testing.T, cluster []byte) map[recording.PeerID][]judge.Pod {
+	t.Helper()
 	pods, err := judge.ReadPods(cluster)
 	if err != nil {
 		t.Fatal(err)
 	}
-	rf := &referee{j: j, pods: map[recording.PeerID][]judge.Pod{}}
+	out := map[recording.PeerID][]judge.Pod{}
 	for _, p := range pods {
 		_, name, _ := strings.Cut(p.Owner, "/")
 		id := recording.PeerID(p.Namespace + "/" + name)
-		rf.pods[id] = append(rf.pods[id], p)
+		out[id] = append(out[id], p)
 	}
-	return rf
+	return out
 }
 
-// source is the address r comes from: its own, or its client's first pod's.
-func (rf *referee) source(r request) (netip.Addr, error) {
+// recordingPods are the pods of a recording's workloads, for recordings
+// made without cluster objects: one pod per workload with its labels,
+// container ports, httpGet probes and default policy annotation, and,
+// when meshed, what the proxy injector adds to every pod (the
+// linkerd-admin port with its /live and /ready probes).
+func recordingPods(rec *recording.Recording) map[recording.PeerID][]judge.Pod {
+	pods := map[recording.PeerID][]judge.Pod{}
+	for _, w := range rec.Workloads {
+		p := judge.Pod{Namespace: w.Namespace, Name: w.Name + "-0", Owner: w.Kind + "/" + w.Name, Labels: w.Labels}
+		if w.DefaultInboundPolicy != "" {
+			p.Annotations = map[string]string{judge.AnnotationDefaultPolicy: w.DefaultInboundPolicy}
+		}
+		for _, cp := range w.Ports {
+			p.Ports = append(p.Ports, judge.Port{Name: cp.Name, Number: cp.Port, Protocol: cp.Protocol})
+		}
+		for _, pr := range w.Probes {
+			if pr.Handler == "" {
+				path, _, _ := strings.Cut(pr.Path, "?")
+				p.Probes = append(p.Probes, judge.Probe{Port: pr.Port, Path: cmp.Or(path, "/")})
+			}
+		}
+		if w.Meshed {
+			p.Ports = append(p.Ports, judge.Port{Name: "linkerd-admin", Number: 4191, Protocol: "TCP"})
+			p.Probes = append(p.Probes, judge.Probe{Port: 4191, Path: "/live"}, judge.Probe{Port: 4191, Path: "/ready"})
+		}
+		pods[w.ID] = []judge.Pod{p}
+	}
+	return pods
+}
+
+// inCluster is the address of a client whose address the request does not
+// give and whose pod the referee does not know: some pod's, in the
+// cluster networks and in no network a test grants.
+var inCluster = netip.MustParseAddr("10.255.255.1")
+
+// source is the address r comes from: its own, its client's first pod's,
+// or inCluster.
+func (rf *referee) source(r request) netip.Addr {
 	if r.ip.IsValid() {
-		return r.ip, nil
+		return r.ip
 	}
-	if ps := rf.pods[r.client]; len(ps) > 0 {
-		return ps[0].IP, nil
+	if ps := rf.pods[r.client]; len(ps) > 0 && ps[0].IP.IsValid() {
+		return ps[0].IP
 	}
-	return netip.Addr{}, fmt.Errorf("no address of client %s", r.client)
+	return inCluster
 }
 
 // decide is the judge's verdict on r at every pod of its destination,
@@ -71,10 +117,7 @@ func (rf *referee) decide(r request) (judge.Verdict, error) {
 	if len(pods) == 0 {
 		return judge.Verdict{}, fmt.Errorf("no pods of %s in the cluster objects", r.server)
 	}
-	src, err := rf.source(r)
-	if err != nil {
-		return judge.Verdict{}, err
-	}
+	src := rf.source(r)
 	var first judge.Verdict
 	for i := range pods {
 		v, err := rf.j.Decide(&pods[i], judge.Request{Port: int32(r.port), Identity: r.identity, Source: src, Method: r.method, Path: r.path})
@@ -97,8 +140,9 @@ func (rf *referee) admitted(r request) (bool, judge.Verdict, error) {
 	return v.Enforced(), v, err
 }
 
-// judge decides r with the referee and with the evaluator, fails t when
-// they disagree, and returns the referee's answer.
+// judge decides r with rf, fails t when the evaluator (through
+// c.admitted, which also asks c's own referee) decides otherwise, and
+// returns rf's answer.
 func (c *checker) judge(t *testing.T, rf *referee, r request, what string) bool {
 	t.Helper()
 	ok, v, err := rf.admitted(r)
@@ -107,14 +151,18 @@ func (c *checker) judge(t *testing.T, rf *referee, r request, what string) bool 
 	}
 	if evalOK, d := c.admitted(r); evalOK != ok {
 		rf.disagreements++
-		as := r.identity
-		if as == "" {
-			as = r.ip.String()
-		}
-		t.Errorf("%s %s %s from %s (%s) to %s:%d: the judge says admitted %v (%s), the evaluator %v (%s; server %s, route %s, authorization %s)",
-			what, r.method, r.path, r.client, as, r.server, r.port, ok, v, evalOK, d.Reason, d.Server.Name, d.Route.Name, d.Authorization.Name)
+		t.Errorf("%s %s: the judge says admitted %v (%s), the evaluator %v (%s; server %s, route %s, authorization %s)",
+			what, r, ok, v, evalOK, d.Reason, d.Server.Name, d.Route.Name, d.Authorization.Name)
 	}
 	return ok
+}
+
+func (r request) String() string {
+	as := r.identity
+	if as == "" {
+		as = r.ip.String()
+	}
+	return fmt.Sprintf("%s %s from %s (%s) to %s:%d", r.method, r.path, r.client, as, r.server, r.port)
 }
 
 // TestJudgeCatchesBrokenPolicy shows the judge can fail: route-level
@@ -165,7 +213,7 @@ func TestJudgeCatchesBrokenPolicy(t *testing.T) {
 				}
 				continue
 			}
-			rf := newRefereeYAML(t, broken, cluster.Bytes(), judge.Options{})
+			rf := newRefereeYAML(t, broken, clusterPods(t, cluster.Bytes()))
 			count := func(rs []judged) (admitted int) {
 				for _, r := range rs {
 					ok, _, err := rf.admitted(r.request)
