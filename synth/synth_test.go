@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/cinchmesh/cinch/fixtures/recorded"
+	"github.com/cinchmesh/cinch/fixtures/upstream"
 	"github.com/cinchmesh/cinch/observe/recording"
 	"github.com/cinchmesh/cinch/synth/eval"
 	"github.com/cinchmesh/cinch/synth/policy"
@@ -57,17 +58,28 @@ func firstDiff(a, b string) string {
 
 // TestGoldens synthesizes every level for every scenario. Synthesize
 // itself validates the output against the admission rules and evaluates
-// it against the recording, so each case also proves that every observed
-// request is admitted.
+// it against the recording; beyond that self-check, every observed request
+// is decided by the evaluator and by fixtures/judge, on the pods of the
+// cluster objects the recording was made with, and must be admitted.
 func TestGoldens(t *testing.T) {
-	recs := map[string]func(testing.TB) *recording.Recording{
-		"shop":      func(t testing.TB) *recording.Recording { return recorded.Scenario(t, "shop") },
-		"booksapp":  func(t testing.TB) *recording.Recording { return recorded.Upstream(t, "booksapp") },
-		"emojivoto": func(t testing.TB) *recording.Recording { return recorded.Upstream(t, "emojivoto") },
+	recs := map[string]func(testing.TB) (*recording.Recording, []byte){
+		"shop": func(t testing.TB) (*recording.Recording, []byte) {
+			var cluster bytes.Buffer
+			if err := recorded.Load(t, "shop").WriteCluster(&cluster); err != nil {
+				t.Fatal(err)
+			}
+			return recorded.Scenario(t, "shop"), cluster.Bytes()
+		},
+		"booksapp": func(t testing.TB) (*recording.Recording, []byte) {
+			return recorded.Upstream(t, "booksapp"), upstream.Read(t, "booksapp.cluster.yaml")
+		},
+		"emojivoto": func(t testing.TB) (*recording.Recording, []byte) {
+			return recorded.Upstream(t, "emojivoto"), upstream.Read(t, "emojivoto.cluster.yaml")
+		},
 	}
 	for name, record := range recs {
 		t.Run(name, func(t *testing.T) {
-			rec := record(t)
+			rec, cluster := record(t)
 			for _, level := range Levels {
 				opts := options(level)
 				opts.ServiceProfiles = level == LevelRoute
@@ -81,15 +93,12 @@ func TestGoldens(t *testing.T) {
 				}
 				golden(t, name+"."+string(level)+".yaml", out.Bytes())
 
-				again, err := Synthesize(rec, opts)
-				if err != nil {
-					t.Fatal(err)
-				}
-				var out2 bytes.Buffer
-				WriteStream(&out2, again)
-				if !bytes.Equal(out.Bytes(), out2.Bytes()) {
+				again := synthesizeChecked(t, name+" "+string(level), rec, opts)
+				if !bytes.Equal(out.Bytes(), again.stream()) {
 					t.Errorf("%s: two runs on the same recording differ", level)
 				}
+				again.rf = newRefereeYAML(t, again.stream(), clusterPods(t, cluster))
+				again.checkObserved()
 			}
 		})
 	}
@@ -98,7 +107,7 @@ func TestGoldens(t *testing.T) {
 // TestRouteLevelAdmitsNothingElse checks the route level's promise: for
 // every route object, a client of the same server that was never seen on
 // it is denied, and the clients that were seen are admitted only on their
-// routes' templates.
+// routes' templates. The evaluator and fixtures/judge decide, and agree.
 func TestRouteLevelAdmitsNothingElse(t *testing.T) {
 	rec := recorded.Upstream(t, "booksapp")
 	res, err := Synthesize(rec, Options{Level: LevelRoute, Mode: ModeEnforce, RouteAPI: RouteAPIGateway, Routes: routes.DefaultOptions()})
@@ -112,6 +121,21 @@ func TestRouteLevelAdmitsNothingElse(t *testing.T) {
 	ev, err := eval.New(&set, eval.Cluster{Workloads: rec.Workloads}, eval.Options{})
 	if err != nil {
 		t.Fatal(err)
+	}
+	// fixtures/judge decides every request too, on the pods of the real
+	// cluster's objects, and must agree.
+	rf := newReferee(t, res, clusterPods(t, upstream.Read(t, "booksapp.cluster.yaml")))
+	decide := func(client recording.PeerID, r eval.Request) eval.Decision {
+		t.Helper()
+		d := ev.Decide(r)
+		v, err := rf.decide(request{client: client, server: r.Destination, port: r.Port, identity: r.ClientIdentity, method: r.Method, path: r.Path})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v.Allowed != d.Allowed {
+			t.Errorf("%s %s from %s to %s:%d: the judge says %s, the evaluator allowed %v (%s)", r.Method, r.Path, client, r.Destination, r.Port, v, d.Allowed, d.Reason)
+		}
+		return d
 	}
 	identity := func(id recording.PeerID) string {
 		for _, w := range rec.Workloads {
@@ -144,7 +168,7 @@ func TestRouteLevelAdmitsNothingElse(t *testing.T) {
 	checked := 0
 	for k, who := range seen {
 		for c := range clients {
-			d := ev.Decide(eval.Request{Destination: k.server, Port: k.port, ClientIdentity: identity(c), TLS: true, Method: k.method, Path: k.path})
+			d := decide(c, eval.Request{Destination: k.server, Port: k.port, ClientIdentity: identity(c), TLS: true, Method: k.method, Path: k.path})
 			if who[c] && !d.Allowed {
 				t.Errorf("%s %s %s on %s:%d was observed but is denied: %s", c, k.method, k.path, k.server, k.port, d.Reason)
 			}
@@ -157,7 +181,7 @@ func TestRouteLevelAdmitsNothingElse(t *testing.T) {
 		other := call{k.server, k.port, "PATCH", k.path}
 		if _, ok := seen[other]; !ok {
 			for c := range who {
-				if d := ev.Decide(eval.Request{Destination: k.server, Port: k.port, ClientIdentity: identity(c), TLS: true, Method: "PATCH", Path: k.path}); d.Allowed {
+				if d := decide(c, eval.Request{Destination: k.server, Port: k.port, ClientIdentity: identity(c), TLS: true, Method: "PATCH", Path: k.path}); d.Allowed {
 					t.Errorf("PATCH %s on %s from %s is allowed, but only %s was observed", k.path, k.server, c, k.method)
 				}
 			}
