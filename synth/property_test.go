@@ -433,13 +433,19 @@ func (c *checker) checkNothingElse(clients []genClient) {
 				}
 				c.checkOne(k, s, q)
 			}
-			// Never seen: a namespace, a service account, an address, and
-			// the address next to each network granted.
+			// Never seen: a namespace, a service account, an address, the
+			// address next to each network granted and a namespace named
+			// like a granted one with a prefix.
 			strangers := []request{
 				{identity: meshID("web", "elsewhere")},
 				{identity: meshID("nobody", "shop")},
 				{ip: netip.MustParseAddr("203.0.113.7")},
 				{ip: netip.MustParseAddr("2001:db8::7")},
+			}
+			// A namespace whose name ends in a granted one's: a
+			// namespace grant is whole labels.
+			for ns := range s.namespaces {
+				strangers = append(strangers, request{identity: meshID("web", "x"+ns)})
 			}
 			for _, p := range s.networks {
 				// Nodes may all probe: not strangers on probe routes.
