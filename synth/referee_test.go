@@ -55,10 +55,8 @@ func clusterPods(t *testing.T, cluster []byte) map[recording.PeerID][]judge.Pod 
 		t.Fatal(err)
 	}
 	out := map[recording.PeerID][]judge.Pod{}
-	for _, p := range pods {
-		_, name, _ := strings.Cut(p.Owner, "/")
-		id := recording.PeerID(p.Namespace + "/" + name)
-		out[id] = append(out[id], p)
+	for id, ps := range judge.ByWorkload(pods) {
+		out[recording.PeerID(id)] = ps
 	}
 	return out
 }
