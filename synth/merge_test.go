@@ -152,4 +152,14 @@ func TestMaxRoutesPerServerMergesWhatCostsLeast(t *testing.T) {
 	if !strings.Contains(c.res.RouteMerges[0].String(), "and paths never observed") {
 		t.Errorf("the merge does not say it opens unobserved paths: %s", c.res.RouteMerges[0])
 	}
+	// A PathPrefix matches whole segments: /a/anything is in, /ab is not
+	// (the checker's judge and the evaluator must agree on each).
+	web := request{client: "shop/web", server: "shop/api", port: 8080, identity: meshID("web", "shop"), method: "GET"}
+	for path, want := range map[string]bool{"/a": true, "/a/": true, "/a/new": true, "/ab": false, "/ab/c": false, "/b/a": false} {
+		r := web
+		r.path = path
+		if ok, _ := c.admitted(r); ok != want {
+			t.Errorf("PathPrefix /a: GET %s admitted %v, want %v", path, ok, want)
+		}
+	}
 }
