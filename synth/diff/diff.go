@@ -19,6 +19,7 @@ package diff
 import (
 	"cmp"
 	"fmt"
+	"net/netip"
 	"slices"
 
 	"github.com/cinchmesh/cinch/observe/recording"
@@ -188,7 +189,7 @@ func Evaluate(rec *recording.Recording, set *policy.Set, opts Options) (*Report,
 		r.edge(&rec.Edges[i])
 	}
 	rep := r.report()
-	rep.Unused, rep.Summary.LeastPrivilege = grants(ev.Grants(), set, r.usage, r.hit)
+	rep.Unused, rep.Summary.LeastPrivilege = grants(ev.Grants(), set, r.usage, r.hit, nodeAddresses(rec))
 	for _, w := range ev.Warnings() {
 		rep.Warnings = append(rep.Warnings, w.String())
 	}
@@ -271,4 +272,20 @@ func sortFindings(fs []Finding) {
 
 func (c Count) String() string {
 	return fmt.Sprintf("%d tuples (%d requests)", c.Tuples, c.Requests)
+}
+
+// nodeAddresses names the recording's nodes by their addresses.
+func nodeAddresses(rec *recording.Recording) map[netip.Addr]recording.PeerID {
+	out := map[netip.Addr]recording.PeerID{}
+	for _, p := range rec.Peers {
+		if p.Kind != recording.PeerNode {
+			continue
+		}
+		for _, s := range p.IPs {
+			if ip, err := netip.ParseAddr(s); err == nil {
+				out[ip] = p.ID
+			}
+		}
+	}
+	return out
 }

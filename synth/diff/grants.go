@@ -136,7 +136,9 @@ const kindDefault = "default"
 // grants assesses every authorization against its usage: the ones that
 // admit more than was observed, most open first, and the least-privilege
 // score over all of them.
-func grants(list []eval.Grant, set *policy.Set, used map[usageKey]*usage, hit map[nsName]bool) ([]Grant, Score) {
+// nodes names the recorded nodes by address: an unused address that is a
+// node's is a kubelet probe source, which the report says.
+func grants(list []eval.Grant, set *policy.Set, used map[usageKey]*usage, hit map[nsName]bool, nodes map[netip.Addr]recording.PeerID) ([]Grant, Score) {
 	var checks []*check
 	declared := map[nsName]string{}
 	for _, ap := range set.AuthorizationPolicies {
@@ -145,7 +147,7 @@ func grants(list []eval.Grant, set *policy.Set, used map[usageKey]*usage, hit ma
 		}
 	}
 	for _, g := range list {
-		c := explicitGrant(g, used[usageKey{ns: g.Namespace, authz: g.Authorization}], hit)
+		c := explicitGrant(g, used[usageKey{ns: g.Namespace, authz: g.Authorization}], hit, nodes)
 		if strings.EqualFold(g.Authorization.Kind, policy.KindAuthorizationPolicy) {
 			c.out.Declared = declared[nsName{g.Namespace, g.Authorization.Name}]
 		}
@@ -240,7 +242,7 @@ func (c *check) finish() {
 
 // explicitGrant assesses an AuthorizationPolicy or ServerAuthorization;
 // hit says which Servers had any observed traffic.
-func explicitGrant(g eval.Grant, u *usage, hit map[nsName]bool) *check {
+func explicitGrant(g eval.Grant, u *usage, hit map[nsName]bool, nodes map[netip.Addr]recording.PeerID) *check {
 	target := g.Target.String()
 	if target == "" {
 		target = "Servers selected by label"
@@ -253,7 +255,7 @@ func explicitGrant(g eval.Grant, u *usage, hit map[nsName]bool) *check {
 		c.clients++
 		c.beyond(OpensAnyIdentity, "admits any TLS client; %s", c.usedBy())
 	default:
-		c.networks(g.Networks)
+		c.networks(g.Networks, nodes)
 	}
 	c.serversTotal = int64(len(g.Servers))
 	if len(g.Servers) == 0 {
@@ -378,7 +380,7 @@ func namespaceOf(pattern string) (string, bool) {
 // networks assesses the networks of an authorization without identities:
 // networks covering every address admit any client, wider ones more
 // addresses than were seen, single addresses may be unused.
-func (c *check) networks(nets []policy.Network) {
+func (c *check) networks(nets []policy.Network, nodes map[netip.Addr]recording.PeerID) {
 	type net struct {
 		prefix netip.Prefix
 		except []netip.Prefix
@@ -423,6 +425,10 @@ func (c *check) networks(nets []policy.Network) {
 		switch {
 		case host == 0 && len(n.users) == 0:
 			c.clients++
+			if node, ok := nodes[n.prefix.Addr()]; ok {
+				c.beyond(OpensUnused, "address %s never used: node %s, where kubelet probes come from (no probe seen in the window)", n.prefix.Addr(), strings.TrimPrefix(string(node), "node:"))
+				continue
+			}
 			c.beyond(OpensUnused, "address %s never used", n.prefix.Addr())
 		case host > 0:
 			c.clients++

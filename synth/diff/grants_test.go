@@ -230,3 +230,29 @@ spec:
 			"\n    admitted nothing observed on Server web-http" +
 			"\n    admits every route of its Servers; observed on 1 route: default/default"})
 }
+
+// An unused address that is a recorded node's is named as where kubelet
+// probes come from, so a reviewer does not take it for a stray grant;
+// other unused addresses are just unused. Both still count as granted.
+func TestUnusedNodeAddressIsAProbeSource(t *testing.T) {
+	rec := newRecording(workloads, plain("ip:192.0.2.7", "shop/api", 8080, "192.0.2.7", get("/", 1)))
+	rec.Peers = append(rec.Peers, recording.Peer{ID: "node:node-1", Kind: recording.PeerNode, IPs: []string{"10.0.0.1"}})
+	rep := evaluate(t, rec, readSet(t, apiServer, `
+apiVersion: policy.linkerd.io/v1alpha1
+kind: NetworkAuthentication
+metadata: {namespace: shop, name: api-net}
+spec:
+  networks: [{cidr: 192.0.2.7/32}, {cidr: 10.0.0.1/32}, {cidr: 10.9.9.9/32}]
+---
+apiVersion: policy.linkerd.io/v1alpha1
+kind: AuthorizationPolicy
+metadata: {namespace: shop, name: api-net}
+spec:
+  targetRef: {group: policy.linkerd.io, kind: Server, name: api-http}
+  requiredAuthenticationRefs: [{group: policy.linkerd.io, kind: NetworkAuthentication, name: api-net}]`), Options{})
+	equalLines(t, "unused grants", describeGrants(rep.Unused), []string{
+		"unused shop authorizationpolicy.policy.linkerd.io/api-net -> Server.policy.linkerd.io/api-http 1/6, 1 requests:" +
+			"\n    address 10.0.0.1 never used: node node-1, where kubelet probes come from (no probe seen in the window)" +
+			"\n    address 10.9.9.9 never used" +
+			"\n    admits every route of its Servers; observed on 1 route: default/default"})
+}
