@@ -151,6 +151,8 @@ func TestDecodeRejects(t *testing.T) {
 		{"other version", "apiVersion: cinch.cinchmesh.io/v9\nkind: Recording\n", "not a recording"},
 		{"unknown field", "apiVersion: " + APIVersion + "\nkind: Recording\nedges: []\nwindows: []\nsurprise: 1\n", `unknown field "surprise"`},
 		{"bad yaml", "apiVersion: [\n", "yaml"},
+		{"bad json", "{\n  \"apiVersion\": \"" + APIVersion + "\",\n  \"edges\": [,]\n}\n", "line 3: invalid character ','"},
+		{"unknown field in json", "{\"apiVersion\": \"" + APIVersion + "\", \"kind\": \"Recording\",\n \"surprise\": 1}\n", `line 2: unknown field "surprise"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Decode([]byte(tc.data))
