@@ -91,12 +91,14 @@ func toYAML(js []byte) ([]byte, error) {
 	}
 	var out bytes.Buffer
 	out.Grow(len(js))
+	done := 0
 	for line := range bytes.Lines(doc) {
 		key, items, ok := spliced(line, lists)
 		if !ok {
 			out.Write(line)
 			continue
 		}
+		done++
 		out.WriteString(key + ":\n")
 		wrapped := []byte(strconv.Quote(key))
 		for _, item := range items {
@@ -107,6 +109,11 @@ func toYAML(js []byte) ([]byte, error) {
 			_, body, _ := bytes.Cut(one, []byte("\n"))
 			out.Write(body)
 		}
+	}
+	if done != len(lists) {
+		// A key the emitter writes otherwise than plainly: render the
+		// one document after all.
+		return yaml.JSONToYAML(js)
 	}
 	return out.Bytes(), nil
 }
