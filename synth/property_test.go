@@ -280,9 +280,7 @@ func (c *checker) admitted(r request) (bool, eval.Decision) {
 		c.t.Fatalf("%s: %v", c.name, err)
 	}
 	if v.Enforced() != ok {
-		c.rf.disagreements++
-		c.t.Errorf("%s: %s: the judge says admitted %v (%s), the evaluator %v (%s; server %s, route %s, authorization %s)",
-			c.name, r, v.Enforced(), v, ok, d.Reason, d.Server.Name, d.Route.Name, d.Authorization.Name)
+		c.rf.disagree(c.t, c.name, r, v, ok, d)
 	}
 	return ok, d
 }

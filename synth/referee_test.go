@@ -12,6 +12,7 @@ import (
 	"github.com/cinchmesh/cinch/fixtures/judge"
 	"github.com/cinchmesh/cinch/fixtures/recorded"
 	"github.com/cinchmesh/cinch/observe/recording"
+	"github.com/cinchmesh/cinch/synth/eval"
 )
 
 // referee decides requests with fixtures/judge, which shares no code with
@@ -148,11 +149,18 @@ func (c *checker) judge(t *testing.T, rf *referee, r request, what string) bool 
 		t.Fatalf("%s: %v", what, err)
 	}
 	if evalOK, d := c.admitted(r); evalOK != ok {
-		rf.disagreements++
-		t.Errorf("%s %s: the judge says admitted %v (%s), the evaluator %v (%s; server %s, route %s, authorization %s)",
-			what, r, ok, v, evalOK, d.Reason, d.Server.Name, d.Route.Name, d.Authorization.Name)
+		rf.disagree(t, what, r, v, evalOK, d)
 	}
 	return ok
+}
+
+// disagree counts and reports a request the judge and the evaluator decide
+// differently.
+func (rf *referee) disagree(t *testing.T, what string, r request, v judge.Verdict, evalOK bool, d eval.Decision) {
+	t.Helper()
+	rf.disagreements++
+	t.Errorf("%s: %s: the judge says admitted %v (%s), the evaluator %v (%s; server %s, route %s, authorization %s)",
+		what, r, v.Enforced(), v, evalOK, d.Reason, d.Server.Name, d.Route.Name, d.Authorization.Name)
 }
 
 func (r request) String() string {
